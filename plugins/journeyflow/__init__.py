@@ -1,0 +1,1 @@
+"""journeyflow: lifecycle marketing pipeline."""

@@ -1,0 +1,405 @@
+"""The nightly steps for one logical date D. Each step is idempotent for D.
+
+extract (per stream) -> load -> [quality gate] -> merge. DAG tasks and the CLI call these.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from journeyflow import settings, warehouse
+from journeyflow.connections import get_connection
+from journeyflow.source import STREAMS, HttpSource, Malformed, Stream
+
+log = logging.getLogger(__name__)
+
+SOURCE_CONN_ID = "journeyflow_source"
+
+
+@dataclass
+class StepResult:
+    step: str
+    rows_in: int = 0
+    rows_out: int = 0
+    quarantined: int = 0
+    seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "quarantined": self.quarantined,
+            "seconds": round(self.seconds, 3),
+            **self.details,
+        }
+
+
+def record_step(conn: Connection, run_date: date, result: StepResult) -> None:
+    conn.execute(
+        text(
+            """insert into journeyflow.pipeline_steps
+                 (run_date, step, rows_in, rows_out, quarantined, seconds, details, finished_at)
+               values (:d, :step, :rin, :rout, :q, :s, cast(:details as jsonb), now())
+               on conflict (run_date, step) do update set
+                 rows_in = excluded.rows_in, rows_out = excluded.rows_out,
+                 quarantined = excluded.quarantined, seconds = excluded.seconds,
+                 details = excluded.details, finished_at = excluded.finished_at"""
+        ),
+        {
+            "d": run_date,
+            "step": result.step,
+            "rin": result.rows_in,
+            "rout": result.rows_out,
+            "q": result.quarantined,
+            "s": result.seconds,
+            "details": orjson.dumps(result.details).decode(),
+        },
+    )
+
+
+def start_run(run_date: date, run_id: str | None = None) -> None:
+    """Record that D started (again): attempts count up, the message clears."""
+    with warehouse.transaction() as conn:
+        conn.execute(
+            text(
+                """insert into journeyflow.pipeline_runs (run_date, run_id, status, started_at)
+                   values (:d, :r, 'running', now())
+                   on conflict (run_date) do update set run_id = excluded.run_id,
+                     status = 'running', started_at = now(), finished_at = null,
+                     attempts = journeyflow.pipeline_runs.attempts + 1, message = null"""
+            ),
+            {"d": run_date, "r": run_id},
+        )
+
+
+def finish_run(run_date: date, status: str, message: str | None = None) -> None:
+    with warehouse.transaction() as conn:
+        conn.execute(
+            text(
+                """update journeyflow.pipeline_runs set status = :s, finished_at = now(),
+                   message = :m where run_date = :d"""
+            ),
+            {"d": run_date, "s": status, "m": message},
+        )
+
+
+# -- extract ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def open_source(run_date: date) -> Iterator[HttpSource]:
+    """The ``journeyflow_source`` connection, or the bundled demo shop as of D's cut-off."""
+    config = settings.load_config()
+    conn = get_connection(SOURCE_CONN_ID)
+    if conn is not None:
+        yield HttpSource(source_base_url(conn), conn.password or None, config.source)
+        return
+    from journeyflow.demo_source import DemoSourceServer
+    from journeyflow.demo_source.config import dataset_for
+
+    dataset = dataset_for(run_date)
+    clock = config.cutoff(run_date).timestamp()
+    with DemoSourceServer(dataset, clock=clock) as server:
+        log.info("no %s connection: serving the demo shop (%d contacts)", SOURCE_CONN_ID, dataset.size)
+        yield HttpSource(server.url, None, config.source)
+
+
+def source_base_url(conn: Any) -> str:
+    host = (conn.host or "").rstrip("/")
+    if not host:
+        raise ValueError(f"connection {SOURCE_CONN_ID} has no host: set it to the source's base URL")
+    if "://" not in host:
+        host = f"{conn.schema or 'https'}://{host}"
+    if conn.port and host.count(":") < 2:
+        host = f"{host}:{conn.port}"
+    return host
+
+
+def extract(stream_name: str, run_date: date) -> StepResult:
+    """Pull one stream since its watermark into staging (COPY); bad records to quarantine."""
+    stream = STREAMS[stream_name]
+    result = StepResult(f"extract_{stream_name}")
+    started = time.perf_counter()
+    with warehouse.transaction() as conn:
+        since = conn.execute(
+            text("select value from journeyflow.watermarks where stream = :s"), {"s": stream.name}
+        ).scalar()
+        conn.exec_driver_sql(f"truncate journeyflow_staging.{stream.name}")
+        pages = 0
+        with open_source(run_date) as source:
+            for records in source.pages(stream, since):
+                pages += 1
+                staged, quarantined = _stage_page(conn, stream, records, run_date)
+                result.rows_in += len(records)
+                result.rows_out += staged
+                result.quarantined += quarantined
+            result.details = {
+                "since": since.isoformat() if since else None,
+                "pages": pages,
+                "requests": source.requests_made,
+                "retries": source.retries,
+            }
+        conn.execute(
+            text(
+                """insert into journeyflow_staging.batch as b
+                     (stream, run_date, since, pages, records, staged, quarantined)
+                   values (:s, :d, :since, :p, :n, :ok, :q)
+                   on conflict (stream) do update set run_date = excluded.run_date,
+                     since = excluded.since, pages = excluded.pages, records = excluded.records,
+                     staged = excluded.staged, quarantined = excluded.quarantined"""
+            ),
+            {"s": stream.name, "d": run_date, "since": since, "p": pages, "n": result.rows_in,
+             "ok": result.rows_out, "q": result.quarantined},  # fmt: skip
+        )
+        result.seconds = time.perf_counter() - started
+        record_step(conn, run_date, result)
+    log.info(
+        "%s: %d records in %d pages, %d staged, %d quarantined, %.1fs",
+        stream.name, result.rows_in, pages, result.rows_out, result.quarantined, result.seconds,
+    )  # fmt: skip
+    return result
+
+
+def _stage_page(conn: Connection, stream: Stream, records: list, run_date: date) -> tuple[int, int]:
+    rows: list[tuple] = []
+    kept: list[Any] = []
+    bad: list[tuple[str | None, str, Any]] = []
+    to_row = stream.to_row
+    for rec in records:
+        try:
+            rows.append(to_row(rec))
+            kept.append(rec)
+        except Malformed as exc:
+            bad.append((exc.record_id, exc.reason, rec))
+    rejected = _copy_rows(conn, stream, rows, kept) if rows else []
+    bad.extend(rejected)
+    if bad:
+        quarantine(conn, stream.name, run_date, bad)
+    return len(rows) - len(rejected), len(bad)
+
+
+def _copy_sql(stream: Stream) -> str:
+    return (
+        f"copy journeyflow_staging.{stream.name} ({', '.join(stream.columns)}) "
+        "from stdin with (format csv)"
+    )
+
+
+def _csv(rows: list[tuple]) -> io.StringIO:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    buf.seek(0)
+    return buf
+
+
+def _copy_rows(conn: Connection, stream: Stream, rows: list[tuple], recs: list) -> list[tuple]:
+    """COPY a page; if the database rejects it, find and return the rejected records."""
+    savepoint = conn.begin_nested()
+    try:
+        warehouse.copy_from(conn, _copy_sql(stream), _csv(rows))
+        savepoint.commit()
+        return []
+    except DBAPIError:
+        savepoint.rollback()
+    rejected = []
+    for row, rec in zip(rows, recs, strict=True):
+        savepoint = conn.begin_nested()
+        try:
+            warehouse.copy_from(conn, _copy_sql(stream), _csv([row]))
+            savepoint.commit()
+        except DBAPIError as exc:
+            savepoint.rollback()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            rejected.append((row[0], f"rejected by the database: {reason}", rec))
+    return rejected
+
+
+def quarantine(conn: Connection, stream: str, run_date: date, bad: list[tuple]) -> None:
+    """Keep malformed records with their reason; the same record twice is kept once."""
+    params = []
+    for record_id, reason, rec in bad:
+        raw = orjson.dumps(rec).decode().replace("\\u0000", "\\\\u0000")  # jsonb refuses NUL
+        params.append({
+            "s": stream, "id": record_id, "reason": reason, "raw": raw,
+            "h": hashlib.sha256(raw.encode()).hexdigest(), "d": run_date,
+        })  # fmt: skip
+    conn.execute(
+        text(
+            """insert into journeyflow.quarantine
+                 (stream, record_id, reason, raw, raw_hash, first_run_date)
+               values (:s, :id, :reason, cast(:raw as jsonb), :h, :d)
+               on conflict (stream, raw_hash) do nothing"""
+        ),
+        params,
+    )
+    log.warning("%s: %d records quarantined", stream, len(bad))
+
+
+# -- load ---------------------------------------------------------------------------------------
+
+_EVENT_JSON = """jsonb_build_object('id', e.event_id, 'contact_id', e.contact_id, 'type', e.type,
+    'occurred_at', e.occurred_at, 'properties', e.properties)"""
+
+LOAD_SQL = f"""
+with orphans as (
+    delete from journeyflow_staging.events e
+    where not exists (select from journeyflow.contacts c where c.contact_id = e.contact_id)
+      and not exists (select from journeyflow_staging.contacts s where s.contact_id = e.contact_id)
+    returning e.*
+), kept as (
+    insert into journeyflow.quarantine as q (stream, record_id, reason, raw, raw_hash, first_run_date)
+    select 'events', e.event_id, 'unknown contact_id', {_EVENT_JSON},
+           md5({_EVENT_JSON}::text), :d
+    from orphans e
+    on conflict (stream, raw_hash) do nothing
+    returning 1
+)
+select (select count(*) from orphans) as orphans
+"""
+
+
+def load(run_date: date) -> StepResult:
+    """Finish the batch across streams: events whose contact is unknown go to quarantine."""
+    result = StepResult("load")
+    started = time.perf_counter()
+    with warehouse.transaction() as conn:
+        batch = {
+            row.stream: row
+            for row in conn.execute(text("select * from journeyflow_staging.batch"))
+        }
+        missing = [s for s in STREAMS if s not in batch or batch[s].run_date != run_date]
+        if missing:
+            raise RuntimeError(
+                f"staging holds no extract of {', '.join(missing)} for {run_date}; "
+                "clear the extract tasks of this run so they run again"
+            )
+        orphans = conn.execute(text(LOAD_SQL), {"d": run_date}).scalar_one()
+        counts = conn.execute(
+            text(
+                """select (select count(*) from journeyflow_staging.contacts),
+                          (select count(*) from journeyflow_staging.events)"""
+            )
+        ).one()
+        result.rows_in = sum(b.staged for b in batch.values())
+        result.rows_out = counts[0] + counts[1]
+        result.quarantined = orphans
+        result.details = {"contacts": counts[0], "events": counts[1]}
+        result.seconds = time.perf_counter() - started
+        record_step(conn, run_date, result)
+    return result
+
+
+# -- merge --------------------------------------------------------------------------------------
+
+_DATA_COLUMNS = [c for c in STREAMS["contacts"].columns if c != "contact_id"]
+_ADDRESS = ("street", "house_number", "postal_code", "city", "country")
+
+
+def _row(prefix: str, cols) -> str:
+    return "(" + ", ".join(f"{prefix}.{c}" for c in cols) + ")"
+
+
+MERGE_CONTACTS_SQL = f"""
+insert into journeyflow.contacts as c
+    (contact_id, {", ".join(_DATA_COLUMNS)}, address_changed_at, first_run_date, changed_run_date)
+select distinct on (s.contact_id)
+    s.contact_id, {", ".join("s." + col for col in _DATA_COLUMNS)}, s.created_at, :d, :d
+from journeyflow_staging.contacts s
+order by s.contact_id, s.updated_at desc
+on conflict (contact_id) do update set
+    {", ".join(f"{col} = excluded.{col}" for col in _DATA_COLUMNS)},
+    address_changed_at = case
+        when {_row("c", _ADDRESS)} is distinct from {_row("excluded", _ADDRESS)}
+        then excluded.updated_at else c.address_changed_at end,
+    changed_run_date = excluded.changed_run_date
+where excluded.updated_at >= c.updated_at
+  and {_row("c", _DATA_COLUMNS)} is distinct from {_row("excluded", _DATA_COLUMNS)}
+"""
+
+_EVENT_COLUMNS = STREAMS["events"].columns
+MERGE_EVENTS_SQL = f"""
+insert into journeyflow.events ({", ".join(_EVENT_COLUMNS)}, run_date)
+select {", ".join(_EVENT_COLUMNS)}, :d from journeyflow_staging.events
+on conflict (event_id) do nothing
+"""
+
+ADVANCE_WATERMARKS_SQL = """
+insert into journeyflow.watermarks as w (stream, value, run_date)
+select stream, value, :d from (
+    select 'contacts' as stream, max(updated_at) as value from journeyflow_staging.contacts
+    union all
+    select 'events', max(occurred_at) from journeyflow_staging.events
+) latest
+where value is not null
+on conflict (stream) do update set value = excluded.value, run_date = excluded.run_date
+where excluded.value > w.value
+"""
+
+
+def merge(run_date: date) -> StepResult:
+    """Upsert the staged batch into core and advance the watermarks, in one transaction."""
+    result = StepResult("merge")
+    started = time.perf_counter()
+    with warehouse.transaction() as conn:
+        contacts = conn.execute(text(MERGE_CONTACTS_SQL), {"d": run_date}).rowcount
+        events = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount
+        conn.execute(text(ADVANCE_WATERMARKS_SQL), {"d": run_date})
+        result.rows_out = contacts + events
+        result.details = {"contacts_changed": contacts, "events_new": events}
+        result.seconds = time.perf_counter() - started
+        record_step(conn, run_date, result)
+    log.info("merge: %d contacts inserted or changed, %d new events", contacts, events)
+    return result
+
+
+# -- summary ------------------------------------------------------------------------------------
+
+
+def summary(run_date: date) -> dict[str, Any]:
+    """What D did: steps with counts and seconds, and quarantine reasons, for people to read."""
+    with warehouse.transaction() as conn:
+        steps = [
+            dict(row._mapping)
+            for row in conn.execute(
+                text(
+                    """select step, rows_in, rows_out, quarantined, seconds, details
+                       from journeyflow.pipeline_steps where run_date = :d order by finished_at"""
+                ),
+                {"d": run_date},
+            )
+        ]
+        reasons = [
+            dict(row._mapping)
+            for row in conn.execute(
+                text(
+                    """select stream, reason, count(*) as records from journeyflow.quarantine
+                       where first_run_date = :d group by 1, 2 order by 1, 3 desc, 2"""
+                ),
+                {"d": run_date},
+            )
+        ]
+        totals = conn.execute(
+            text(
+                """select (select count(*) from journeyflow.contacts) as contacts,
+                          (select count(*) from journeyflow.events) as events,
+                          (select count(*) from journeyflow.quarantine) as quarantined"""
+            )
+        ).one()
+    return {"run_date": run_date.isoformat(), "steps": steps, "quarantine": reasons,
+            "totals": dict(totals._mapping)}  # fmt: skip

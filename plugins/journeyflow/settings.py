@@ -1,0 +1,108 @@
+"""Where journeyflow keeps its things, and the rulebook/config file it reads.
+
+Everything that marketing changes lives in ``journeyflow.yaml`` at the repository root (override
+with ``JOURNEYFLOW_CONFIG``). Local state (embedded database, Airflow metadata, outbox, postal drop)
+lives in ``$JOURNEYFLOW_HOME``, default ``<repo>/.journeyflow``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SQL_DIR = REPO_ROOT / "sql"
+DAGS_DIR = REPO_ROOT / "dags"
+
+
+class ConfigError(ValueError):
+    """The config file has a value that cannot work; the message names it and the fix."""
+
+
+def home() -> Path:
+    """The folder for local state: ``$JOURNEYFLOW_HOME`` or ``<repo>/.journeyflow``."""
+    path = Path(os.environ.get("JOURNEYFLOW_HOME") or REPO_ROOT / ".journeyflow").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    page_size: int = 1000
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+
+
+@dataclass(frozen=True)
+class Config:
+    timezone: str = "Europe/Berlin"
+    source: SourceConfig = field(default_factory=SourceConfig)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def cutoff(self, run_date: date) -> datetime:
+        """T: the start of D+1 in the configured timezone. Rules only see events before T."""
+        return datetime.combine(run_date + timedelta(days=1), time(0), tzinfo=self.tz)
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("JOURNEYFLOW_CONFIG") or REPO_ROOT / "journeyflow.yaml")
+
+
+def _positive(section: str, key: str, value: Any, kind: type = float) -> Any:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(
+            f"{config_path()}: {section}.{key} must be a positive number, got {value!r}"
+        )
+    return kind(value)
+
+
+def parse_config(raw: dict[str, Any]) -> Config:
+    """Validate a config mapping; errors name the key and what it should be."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path()}: the top level must be a mapping of sections")
+    tz = raw.get("timezone", "Europe/Berlin")
+    try:
+        ZoneInfo(str(tz))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{config_path()}: timezone {tz!r} is not an IANA zone name (e.g. Europe/Berlin)"
+        ) from exc
+    src = raw.get("source") or {}
+    unknown = set(src) - set(SourceConfig.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"{config_path()}: unknown keys in source: {sorted(unknown)}")
+    source = SourceConfig(
+        page_size=_positive("source", "page_size", src.get("page_size", 1000), int),
+        connect_timeout=_positive("source", "connect_timeout", src.get("connect_timeout", 5.0)),
+        read_timeout=_positive("source", "read_timeout", src.get("read_timeout", 60.0)),
+        max_retries=int(src.get("max_retries", 5)),
+        backoff_base=_positive("source", "backoff_base", src.get("backoff_base", 1.0)),
+        backoff_max=_positive("source", "backoff_max", src.get("backoff_max", 60.0)),
+    )
+    return Config(timezone=str(tz), source=source, raw=raw)
+
+
+@lru_cache(maxsize=1)
+def load_config() -> Config:
+    path = config_path()
+    if not path.exists():
+        raise ConfigError(f"config file {path} not found; set JOURNEYFLOW_CONFIG or restore it")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_config(raw)

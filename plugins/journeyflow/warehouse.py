@@ -1,0 +1,119 @@
+"""The warehouse: connection ``journeyflow_db``, or an embedded PostgreSQL when it is absent.
+
+The embedded server comes from the ``pgserver`` wheel (a real PostgreSQL 16) and keeps its data in
+``$JOURNEYFLOW_HOME/pgdata``. It keeps running between task processes; ``stop_embedded()`` stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from journeyflow import settings
+from journeyflow.connections import get_connection
+
+log = logging.getLogger(__name__)
+
+CONN_ID = "journeyflow_db"
+
+# Settings for the embedded server only: it is a local, rebuildable copy, so we trade
+# durability of the last commits on power loss for load speed. Production servers are untouched.
+EMBEDDED_SETTINGS = {
+    "synchronous_commit": "off",
+    "max_wal_size": "4GB",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "512MB",
+}
+
+
+def pgdata_dir() -> Path:
+    return settings.home() / "pgdata"
+
+
+def start_embedded(pgdata: Path | None = None) -> URL:
+    """Start (or attach to) the embedded PostgreSQL and return its SQLAlchemy URL."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # pgserver keeps its lock file there
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    import pgserver
+
+    pgdata = pgdata or pgdata_dir()
+    first = not (pgdata / "PG_VERSION").exists()
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    url = make_url(server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1))
+    if first:
+        log.info("initialised embedded PostgreSQL in %s", pgdata)
+        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for name, value in EMBEDDED_SETTINGS.items():
+                conn.exec_driver_sql(f"alter system set {name} = '{value}'")
+            conn.exec_driver_sql("select pg_reload_conf()")
+        engine.dispose()
+    return url
+
+
+def stop_embedded(pgdata: Path | None = None) -> bool:
+    """Stop the embedded server if it runs; True when it was running."""
+    from pgserver._commands import pg_ctl
+    from pgserver.utils import PostmasterInfo
+
+    pgdata = pgdata or pgdata_dir()
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running():
+        return False
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    engine.cache_clear()
+    return True
+
+
+def database_url() -> URL:
+    """SQLAlchemy URL of the warehouse: ``journeyflow_db`` if defined, else the embedded one."""
+    conn = get_connection(CONN_ID)
+    if conn is None:
+        return start_embedded()
+    host = conn.host or None
+    query: dict[str, str] = {}
+    if host and host.startswith("/"):  # unix socket folder
+        query["host"], host = host, None
+    extra = conn.extra_dejson if conn.extra else {}
+    for key in ("sslmode", "sslrootcert", "application_name"):
+        if key in extra:
+            query[key] = str(extra[key])
+    return URL.create(
+        "postgresql+psycopg2",
+        username=conn.login or None,
+        password=conn.password or None,
+        host=host,
+        port=conn.port or None,
+        database=conn.schema or "postgres",
+        query=query,
+    )
+
+
+@lru_cache(maxsize=1)
+def engine() -> Engine:
+    """One engine per process for the warehouse."""
+    return sa.create_engine(database_url(), pool_pre_ping=True, pool_size=2)
+
+
+@contextmanager
+def transaction() -> Iterator[Connection]:
+    """A connection inside one transaction: commit on success, roll back on error."""
+    with engine().begin() as conn:
+        yield conn
+
+
+def copy_from(conn: Connection, sql: str, data) -> None:
+    """Run ``COPY ... FROM STDIN`` on the connection's open transaction with a file-like ``data``."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.copy_expert(sql, data)
+    finally:
+        cursor.close()
