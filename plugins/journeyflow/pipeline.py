@@ -116,14 +116,18 @@ def open_source(run_date: date) -> Iterator[HttpSource]:
     dataset = dataset_for(run_date)
     clock = config.cutoff(run_date).timestamp()
     with DemoSourceServer(dataset, clock=clock) as server:
-        log.info("no %s connection: serving the demo shop (%d contacts)", SOURCE_CONN_ID, dataset.size)
+        log.info(
+            "no %s connection: serving the demo shop (%d contacts)", SOURCE_CONN_ID, dataset.size
+        )
         yield HttpSource(server.url, None, config.source)
 
 
 def source_base_url(conn: Any) -> str:
     host = (conn.host or "").rstrip("/")
     if not host:
-        raise ValueError(f"connection {SOURCE_CONN_ID} has no host: set it to the source's base URL")
+        raise ValueError(
+            f"connection {SOURCE_CONN_ID} has no host: set it to the source's base URL"
+        )
     if "://" not in host:
         host = f"{conn.schema or 'https'}://{host}"
     if conn.port and host.count(":") < 2:
@@ -164,8 +168,15 @@ def extract(stream_name: str, run_date: date) -> StepResult:
                      since = excluded.since, pages = excluded.pages, records = excluded.records,
                      staged = excluded.staged, quarantined = excluded.quarantined"""
             ),
-            {"s": stream.name, "d": run_date, "since": since, "p": pages, "n": result.rows_in,
-             "ok": result.rows_out, "q": result.quarantined},  # fmt: skip
+            {
+                "s": stream.name,
+                "d": run_date,
+                "since": since,
+                "p": pages,
+                "n": result.rows_in,
+                "ok": result.rows_out,
+                "q": result.quarantined,
+            },  # fmt: skip
         )
         result.seconds = time.perf_counter() - started
         record_step(conn, run_date, result)
@@ -248,7 +259,6 @@ def quarantine(conn: Connection, stream: str, run_date: date, bad: list[tuple]) 
         ),
         params,
     )
-    log.warning("%s: %d records quarantined", stream, len(bad))
 
 
 # -- load ---------------------------------------------------------------------------------------
@@ -263,7 +273,8 @@ with orphans as (
       and not exists (select from journeyflow_staging.contacts s where s.contact_id = e.contact_id)
     returning e.*
 ), kept as (
-    insert into journeyflow.quarantine as q (stream, record_id, reason, raw, raw_hash, first_run_date)
+    insert into journeyflow.quarantine
+        (stream, record_id, reason, raw, raw_hash, first_run_date)
     select 'events', e.event_id, 'unknown contact_id', {_EVENT_JSON},
            md5({_EVENT_JSON}::text), :d
     from orphans e
@@ -280,8 +291,7 @@ def load(run_date: date) -> StepResult:
     started = time.perf_counter()
     with warehouse.transaction() as conn:
         batch = {
-            row.stream: row
-            for row in conn.execute(text("select * from journeyflow_staging.batch"))
+            row.stream: row for row in conn.execute(text("select * from journeyflow_staging.batch"))
         }
         missing = [s for s in STREAMS if s not in batch or batch[s].run_date != run_date]
         if missing:
@@ -357,6 +367,10 @@ def merge(run_date: date) -> StepResult:
     result = StepResult("merge")
     started = time.perf_counter()
     with warehouse.transaction() as conn:
+        result.rows_in = (
+            conn.execute(text("select sum(staged) from journeyflow_staging.batch")).scalar_one()
+            or 0
+        )
         contacts = conn.execute(text(MERGE_CONTACTS_SQL), {"d": run_date}).rowcount
         events = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount
         conn.execute(text(ADVANCE_WATERMARKS_SQL), {"d": run_date})

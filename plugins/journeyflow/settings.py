@@ -33,6 +33,15 @@ def home() -> Path:
     return path
 
 
+def runtime_dir() -> Path:
+    """A private runtime folder (``XDG_RUNTIME_DIR``) for lock files, unless one is set."""
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        path = home() / "run"
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(path)
+    return Path(os.environ["XDG_RUNTIME_DIR"])
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     page_size: int = 1000

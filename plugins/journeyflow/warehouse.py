@@ -39,7 +39,7 @@ def pgdata_dir() -> Path:
 
 def start_embedded(pgdata: Path | None = None) -> URL:
     """Start (or attach to) the embedded PostgreSQL and return its SQLAlchemy URL."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")  # pgserver keeps its lock file there
+    settings.runtime_dir()  # pgserver keeps its lock file there
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     import pgserver
 
@@ -111,7 +111,7 @@ def transaction() -> Iterator[Connection]:
 
 
 def copy_from(conn: Connection, sql: str, data) -> None:
-    """Run ``COPY ... FROM STDIN`` on the connection's open transaction with a file-like ``data``."""
+    """Run ``COPY ... FROM STDIN`` inside the connection's open transaction."""
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.copy_expert(sql, data)

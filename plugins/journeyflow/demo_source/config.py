@@ -18,7 +18,9 @@ def _path():
 
 def configure(contacts: int, anchor: date, seed: int = 42) -> None:
     """Pin the demo dataset (size, anchor date, seed) for this ``$JOURNEYFLOW_HOME``."""
-    _path().write_text(json.dumps({"contacts": contacts, "anchor": anchor.isoformat(), "seed": seed}))
+    _path().write_text(
+        json.dumps({"contacts": contacts, "anchor": anchor.isoformat(), "seed": seed})
+    )
 
 
 def dataset_for(run_date: date) -> DemoDataset:

@@ -73,7 +73,9 @@ class DemoDataset:
         self.anchor = anchor or date.today() - timedelta(days=1)
         self.seed = seed
         tz = ZoneInfo(timezone)
-        self.t_anchor = datetime.combine(self.anchor + timedelta(days=1), time(0), tzinfo=tz).timestamp()
+        self.t_anchor = datetime.combine(
+            self.anchor + timedelta(days=1), time(0), tzinfo=tz
+        ).timestamp()
 
     # -- timelines -------------------------------------------------------------------------------
     def timeline(self, i: int) -> Timeline:
@@ -100,12 +102,15 @@ class DemoDataset:
         lang = "de" if country != "CH" or rng.random() < 0.7 else "en"
         if rng.random() < 0.08:
             lang = "en"
-        email = f"{_ascii(first)}.{_ascii(last)}{i}@example.{'de' if country == 'DE' else country.lower()}"
+        tld = "de" if country == "DE" else country.lower()
+        email = f"{_ascii(first)}.{_ascii(last)}{i}@example.{tld}"
         if rng.random() < 0.01:
             email = email.replace("@", " at ")  # a broken address typed into a form
         elif rng.random() < 0.02:
             email = None
-        salutation = rng.choices(["Frau" if female else "Herr", "Divers", None], weights=[90, 2, 8])[0]
+        salutation = rng.choices(
+            ["Frau" if female else "Herr", "Divers", None], weights=[90, 2, 8]
+        )[0]
         events: list = []
         n = 0
 
@@ -118,8 +123,12 @@ class DemoDataset:
 
         def browse(lo: float, hi: float, count: int) -> None:
             for _ in range(count):
-                add(T - rng.uniform(lo, hi) * DAY, rng.choices(
-                    ["page_view", "email_open", "email_click", "comment"], weights=[6, 3, 2, 1])[0])
+                add(
+                    T - rng.uniform(lo, hi) * DAY,
+                    rng.choices(
+                        ["page_view", "email_open", "email_click", "comment"], weights=[6, 3, 2, 1]
+                    )[0],
+                )
 
         def buy(day: float) -> None:
             product, price = rng.choice(PRODUCTS)
@@ -180,7 +189,11 @@ class DemoDataset:
         # edge cases on top of the personas
         r = rng.random()
         if r < 0.05 and confirmed:
-            add(T - rng.uniform(1, 200) * DAY, "email_bounce", {"kind": rng.choice(["hard", "soft"])})
+            add(
+                T - rng.uniform(1, 200) * DAY,
+                "email_bounce",
+                {"kind": rng.choice(["hard", "soft"])},
+            )
         elif r < 0.08:
             add(T - rng.uniform(1, 300) * DAY, "payment_overdue", {"order_id": f"O{i + 1:07d}-x"})
         elif r < 0.10:
@@ -202,7 +215,9 @@ class DemoDataset:
         if i % 1499 == 700:
             add(T - 3 * DAY, "page_view", {}, contact=f"X{i + 1:07d}")  # unknown contact
         if i % 1999 == 900:
-            add(T - 2 * DAY, "purchase", {"order_id": "O-bad", "amount": "19,90", "currency": "EUR"})
+            add(
+                T - 2 * DAY, "purchase", {"order_id": "O-bad", "amount": "19,90", "currency": "EUR"}
+            )
 
         moved = old_address = None
         if rng.random() < 0.05:  # moved house: the address changes at `moved`
@@ -222,7 +237,8 @@ class DemoDataset:
             **address,
             "language": lang,
             "birthday": (date(1950, 1, 1) + timedelta(days=rng.randint(0, 18000))).isoformat()
-            if rng.random() < 0.7 else None,
+            if rng.random() < 0.7
+            else None,
             "email_consent": {
                 "status": status,
                 "confirmed_at": None,
@@ -272,8 +288,9 @@ class DemoDataset:
         for ev in tl.events:
             t = ev[0]
             if since <= t < clock:
+                stamp = ev[5] if len(ev) > 5 else iso(t)  # ev[5]: a deliberately broken stamp
                 out.append({"id": ev[1], "contact_id": ev[4], "type": ev[2],
-                            "occurred_at": ev[5] if len(ev) > 5 else iso(t), "properties": ev[3]})  # fmt: skip
+                            "occurred_at": stamp, "properties": ev[3]})  # fmt: skip
         return out
 
 

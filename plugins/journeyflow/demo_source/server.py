@@ -28,8 +28,15 @@ class DemoSourceServer:
     to let a later run see new data.
     """
 
-    def __init__(self, dataset: DemoDataset, *, clock: float | None = None, token: str | None = None,
-                 host: str = "127.0.0.1", port: int = 0):  # fmt: skip
+    def __init__(
+        self,
+        dataset: DemoDataset,
+        *,
+        clock: float | None = None,
+        token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
         self.dataset = dataset
         self.clock = dataset.t_anchor if clock is None else clock
         self.token = token

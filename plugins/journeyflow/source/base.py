@@ -102,12 +102,16 @@ class HttpSource:
             try:
                 records, cursor = self.read_page(stream, doc)
             except ValueError as exc:
-                raise SourceError(self._where(stream) + f" returned an unexpected body: {exc}") from exc
+                raise SourceError(
+                    self._where(stream) + f" returned an unexpected body: {exc}"
+                ) from exc
             yield records
             if cursor is None:
                 return
             if cursor in seen:
-                raise SourceError(self._where(stream) + f" repeated cursor {cursor[:40]!r}; stopping")
+                raise SourceError(
+                    self._where(stream) + f" repeated cursor {cursor[:40]!r}; stopping"
+                )
             seen.add(cursor)
 
     def _where(self, stream: Stream) -> str:

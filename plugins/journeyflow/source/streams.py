@@ -32,7 +32,9 @@ def _ts(rec: dict, key: str, rid: str, required: bool = True) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str):
-        raise Malformed(f"{key}: missing timestamp" if value is None else f"{key}: not a string", rid)
+        raise Malformed(
+            f"{key}: missing timestamp" if value is None else f"{key}: not a string", rid
+        )
     try:
         parsed = _fromiso(value)
     except ValueError:

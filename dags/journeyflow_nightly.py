@@ -1,0 +1,95 @@
+"""
+### journeyflow_nightly
+
+Every night at 02:00 Europe/Berlin this DAG processes logical date **D** (the day that just ended):
+it pulls contacts and events from the shop/CRM (`journeyflow_source`), stages them in the warehouse
+(`journeyflow_db`) and merges them into the core tables. All rules see the world as of the cut-off
+T = start of D+1; re-running D changes nothing.
+
+**Main flow:** `migrate` → `extract_contacts` / `extract_events` → `load` → `merge` → `summarize`
+
+#### Triage for the person on call
+- **extract_* failed with HTTP 401/403**: the bearer token (password of `journeyflow_source`) is
+  wrong or expired. Fix the connection, then *Clear* the failed task.
+- **extract_* failed after retries (429/5xx/timeouts)**: the source is down or throttling. Nothing
+  was committed for that stream; clearing the task later is safe.
+- **load failed "staging holds no extract"**: clear the extract tasks of the same run.
+- **migrate failed "text has changed"**: somebody edited an applied file in `sql/schema/`; restore
+  it and put the change in a new file.
+- Malformed source records never fail the run: they are in `journeyflow.quarantine` with a reason.
+- Re-running a date is always safe: staging is rebuilt, merges are upserts, watermarks only move
+  forward after a committed merge.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+from journeyflow.tasks import on_run_failure, run_date
+
+TAGS = ["journeyflow", "lifecycle-marketing", "nightly"]
+
+
+@dag(
+    dag_id="journeyflow_nightly",
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="Europe/Berlin"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=TAGS,
+    doc_md=__doc__,
+    default_args={"owner": "marketing-data", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    on_failure_callback=on_run_failure,
+)
+def journeyflow_nightly():
+    @task
+    def migrate() -> list[str]:
+        from journeyflow import migrate as schema
+        from journeyflow import pipeline
+
+        applied = schema.migrate()
+        ctx = get_current_context()
+        pipeline.start_run(run_date(ctx), ctx["run_id"])
+        return applied
+
+    @task
+    def extract_contacts() -> dict:
+        from journeyflow import pipeline
+
+        return pipeline.extract("contacts", run_date(get_current_context())).as_dict()
+
+    @task
+    def extract_events() -> dict:
+        from journeyflow import pipeline
+
+        return pipeline.extract("events", run_date(get_current_context())).as_dict()
+
+    @task
+    def load() -> dict:
+        from journeyflow import pipeline
+
+        return pipeline.load(run_date(get_current_context())).as_dict()
+
+    # seam: the data quality gate runs here, between load and merge
+
+    @task
+    def merge() -> dict:
+        from journeyflow import pipeline
+
+        return pipeline.merge(run_date(get_current_context())).as_dict()
+
+    # seam: score -> assign_phases -> report -> branch into campaigns follow merge
+
+    @task
+    def summarize() -> dict:
+        from journeyflow import pipeline
+
+        d = run_date(get_current_context())
+        pipeline.finish_run(d, "success")
+        return pipeline.summary(d)
+
+    migrate() >> [extract_contacts(), extract_events()] >> load() >> merge() >> summarize()
+
+
+dag = journeyflow_nightly()

@@ -1,0 +1,221 @@
+"""The ``journeyflow`` command: demo, run, migrate, demo-source, up, stop-db."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from datetime import date, datetime, timedelta
+from typing import Any
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-11-21") from None
+
+
+def yesterday() -> date:
+    from journeyflow import settings
+
+    return datetime.now(settings.load_config().tz).date() - timedelta(days=1)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from journeyflow import migrate
+
+    applied = migrate.migrate()
+    print("applied: " + ", ".join(applied) if applied else "schema is up to date")
+    return 0
+
+
+def run_dag(run_date: date) -> tuple[str, float]:
+    """Run ``journeyflow_nightly`` for D once with ``dag.test()``; returns (state, seconds)."""
+    from journeyflow import airflow_env, settings
+
+    airflow_env.ensure_metadata_db()
+    dag = airflow_env.load_dag()
+    logical = datetime.combine(run_date, datetime.min.time().replace(hour=2)).replace(
+        tzinfo=settings.load_config().tz
+    )
+    started = time.perf_counter()
+    dag_run = dag.test(logical_date=logical)
+    return str(getattr(dag_run.state, "value", dag_run.state)), time.perf_counter() - started
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from journeyflow import airflow_env, pipeline
+
+    airflow_env.configure()
+    state, seconds = run_dag(args.date)
+    print(format_summary(pipeline.summary(args.date), state, seconds))
+    return 0 if state == "success" else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Embedded DB + demo shop + one nightly run, then stop what was started."""
+    from journeyflow import airflow_env, pipeline, settings, warehouse
+    from journeyflow.demo_source import DemoSourceServer
+    from journeyflow.demo_source import config as demo_config
+    from journeyflow.demo_source.config import dataset_for
+
+    airflow_env.configure()
+    run_date = args.date or yesterday()
+    if args.contacts:
+        demo_config.configure(args.contacts, run_date)
+    db_was_running = (
+        os.environ.get("AIRFLOW_CONN_JOURNEYFLOW_DB") is not None or _embedded_running()
+    )
+    dataset = dataset_for(run_date)
+    token = secrets.token_urlsafe(16)
+    clock = settings.load_config().cutoff(run_date).timestamp()
+    with DemoSourceServer(dataset, clock=clock, token=token) as source:
+        os.environ["AIRFLOW_CONN_JOURNEYFLOW_SOURCE"] = json.dumps(
+            {"conn_type": "http", "host": source.url, "password": token}
+        )
+        print(f"demo shop: {dataset.size:,} contacts anchored at {dataset.anchor} on {source.url}")
+        print(f"warehouse: embedded PostgreSQL in {warehouse.pgdata_dir()}")
+        print(f"running journeyflow_nightly for {run_date} ...", flush=True)
+        state, seconds = run_dag(run_date)
+        summary = pipeline.summary(run_date)
+    if not db_was_running:
+        warehouse.stop_embedded()
+    print(format_summary(summary, state, seconds))
+    return 0 if state == "success" else 1
+
+
+def _embedded_running() -> bool:
+    from pgserver.utils import PostmasterInfo
+
+    from journeyflow import warehouse
+
+    info = PostmasterInfo.read_from_pgdata(warehouse.pgdata_dir())
+    return info is not None and info.is_running()
+
+
+def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
+    lines = [
+        "",
+        f"journeyflow_nightly {summary['run_date']}: {state.upper()} in {seconds:.1f}s",
+        "",
+        f"  {'step':<18}{'rows in':>12}{'rows out':>12}{'quarantined':>13}{'seconds':>10}",
+    ]
+    for step in summary["steps"]:
+        lines.append(
+            f"  {step['step']:<18}{step['rows_in'] or 0:>12,}{step['rows_out'] or 0:>12,}"
+            f"{step['quarantined'] or 0:>13,}{step['seconds'] or 0:>10.2f}"
+        )
+    if summary["quarantine"]:
+        lines += ["", "  quarantined this run, by reason:"]
+        for q in summary["quarantine"]:
+            lines.append(f"  {q['records']:>8,}  {q['stream']:<9} {q['reason']}")
+    totals = summary["totals"]
+    lines += [
+        "",
+        f"  warehouse now: {totals['contacts']:,} contacts, {totals['events']:,} events, "
+        f"{totals['quarantined']:,} records in quarantine",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_demo_source(args: argparse.Namespace) -> int:
+    """Serve the demo shop in the foreground (for benchmarks or pointing a real Airflow at)."""
+    from journeyflow import settings
+    from journeyflow.demo_source import DemoDataset, DemoSourceServer
+
+    anchor = args.anchor or yesterday()
+    dataset = DemoDataset(args.contacts, anchor=anchor, seed=args.seed)
+    clock = settings.load_config().cutoff(args.clock or anchor).timestamp()
+    server = DemoSourceServer(dataset, clock=clock, token=args.token, port=args.port)
+    print(f"demo shop on {server.url} ({args.contacts:,} contacts, anchor {anchor})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """``airflow standalone`` on this repository: UI at http://localhost:PORT."""
+    from journeyflow import airflow_env, warehouse
+
+    home = airflow_env.configure()
+    os.environ.setdefault("AIRFLOW__API__PORT", str(args.port))
+    os.environ.setdefault("AIRFLOW__API__BASE_URL", f"http://localhost:{args.port}")
+    airflow_env.ensure_metadata_db()
+    warehouse.start_embedded()
+    print(f"Airflow UI: http://localhost:{args.port}  (user admin)")
+    print(f"password: see {home / 'simple_auth_manager_passwords.json.generated'}", flush=True)
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    proc = subprocess.Popen([airflow, "standalone"], start_new_session=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGTERM)
+        return proc.wait()
+
+
+def cmd_stop_db(args: argparse.Namespace) -> int:
+    from journeyflow import warehouse
+
+    print("stopped" if warehouse.stop_embedded() else "embedded PostgreSQL was not running")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="journeyflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="run the nightly pipeline once on the embedded default")
+    p.add_argument("--date", type=_date, help="logical date D (default: yesterday)")
+    p.add_argument("--contacts", type=int, help="demo shop size (pins a new dataset)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="run journeyflow_nightly for one logical date")
+    p.add_argument("--date", type=_date, required=True, help="logical date D, YYYY-MM-DD")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("migrate", help="apply pending sql/schema files")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("demo-source", help="serve the demo shop over HTTP")
+    p.add_argument("--contacts", type=int, default=5000)
+    p.add_argument("--anchor", type=_date, help="date the dataset is built around")
+    p.add_argument("--clock", type=_date, help="serve what happened up to the end of this date")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--token", help="require this bearer token")
+    p.set_defaults(func=cmd_demo_source)
+
+    p = sub.add_parser("up", help="start the Airflow UI locally (airflow standalone)")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("stop-db", help="stop the embedded PostgreSQL")
+    p.set_defaults(func=cmd_stop_db)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient")
+    from journeyflow.migrate import MigrationError
+    from journeyflow.settings import ConfigError
+    from journeyflow.source import SourceError
+
+    try:
+        return args.func(args)
+    except (ConfigError, MigrationError, SourceError) as exc:
+        print(f"journeyflow: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
