@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+
 from journeyflow.tasks import on_run_failure, run_date
 
 TAGS = ["journeyflow", "lifecycle-marketing", "nightly"]

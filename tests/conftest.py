@@ -1,0 +1,73 @@
+"""Shared fixtures: one embedded PostgreSQL and one Airflow metadata DB per test session.
+
+Environment is set at import time, before anything imports airflow, so every test (and every
+``dag.test()``) uses a throw-away ``$JOURNEYFLOW_HOME``, never a developer's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="jf-test-"))
+os.environ["JOURNEYFLOW_HOME"] = str(_HOME)
+os.environ.pop("XDG_RUNTIME_DIR", None)
+for _var in [v for v in os.environ if v.startswith("AIRFLOW_CONN_JOURNEYFLOW")]:
+    del os.environ[_var]
+os.environ.pop("AIRFLOW_HOME", None)
+
+from journeyflow import airflow_env  # noqa: E402
+
+airflow_env.configure()
+
+CORE_TABLES = ("contacts", "events", "watermarks", "quarantine", "pipeline_runs", "pipeline_steps")
+
+
+@pytest.fixture(scope="session")
+def warehouse_url():
+    """The embedded PostgreSQL, started once for the session and stopped at its end."""
+    from journeyflow import migrate, warehouse
+
+    url = warehouse.start_embedded()
+    migrate.migrate()
+    yield url
+    warehouse.engine().dispose()
+    warehouse.stop_embedded()
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def db(warehouse_url):
+    """A clean warehouse: core and staging tables emptied, demo dataset unpinned."""
+    from journeyflow import warehouse
+
+    with warehouse.transaction() as conn:
+        tables = [f"journeyflow.{t}" for t in CORE_TABLES] + [
+            "journeyflow_staging.contacts",
+            "journeyflow_staging.events",
+            "journeyflow_staging.batch",
+        ]
+        conn.exec_driver_sql(f"truncate {', '.join(tables)}")
+    (_HOME / "demo_source.json").unlink(missing_ok=True)
+    yield warehouse
+
+
+@pytest.fixture(scope="session")
+def airflow_db(warehouse_url):
+    """Airflow's metadata DB for ``dag.test()`` (created once, a few seconds)."""
+    airflow_env.ensure_metadata_db()
+
+
+def table_fingerprints(conn, tables=("contacts", "events", "watermarks", "quarantine")) -> dict:
+    """A content hash per core table: equal fingerprints mean identical tables."""
+    out = {}
+    for table in tables:
+        out[table] = conn.exec_driver_sql(
+            f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), '')) "
+            f"from journeyflow.{table} t"
+        ).one()
+    return out

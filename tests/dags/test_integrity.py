@@ -1,0 +1,50 @@
+"""Every DAG imports cleanly and keeps the house rules: owner, retries, tags, one run at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from journeyflow import settings
+
+APPROVED_TAGS = {"journeyflow", "lifecycle-marketing", "nightly"}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(settings.DAGS_DIR))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert "journeyflow_nightly" in dagbag.dags
+
+
+def all_dags():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return list(DagBag(dag_folder=str(settings.DAGS_DIR)).dags.values())
+
+
+@pytest.mark.parametrize("dag", all_dags(), ids=lambda d: d.dag_id)
+def test_house_rules(dag):
+    assert dag.tags and set(dag.tags) <= APPROVED_TAGS
+    assert dag.max_active_runs == 1
+    assert dag.doc_md and "Triage" in dag.doc_md
+    for task in dag.tasks:
+        assert task.owner and task.owner != "airflow", task.task_id
+        assert task.retries >= 2, task.task_id
+        assert task.retry_delay >= timedelta(minutes=1), task.task_id
+
+
+def test_nightly_shape_and_schedule(dagbag):
+    dag = dagbag.dags["journeyflow_nightly"]
+    assert dag.timetable.expression == "0 2 * * *"
+    assert str(dag.timetable.timezone) == "Europe/Berlin"
+    down = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
+    assert down["migrate"] == ["extract_contacts", "extract_events"]
+    assert down["extract_contacts"] == ["load"] and down["extract_events"] == ["load"]
+    assert down["load"] == ["merge"]

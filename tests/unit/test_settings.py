@@ -1,0 +1,32 @@
+"""Config validation: a wrong value is named with its key and the fix."""
+
+import pytest
+
+from journeyflow.settings import ConfigError, load_config, parse_config
+
+
+def test_repository_config_is_valid():
+    cfg = load_config()
+    assert cfg.timezone == "Europe/Berlin" and cfg.source.page_size > 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"timezone": "Mars/Olympus"}, "timezone 'Mars/Olympus' is not an IANA zone"),
+        ({"source": {"page_size": 0}}, "source.page_size must be a positive number"),
+        ({"source": {"read_timout": 3}}, "unknown keys in source: ['read_timout']"),
+        ([1, 2], "top level must be a mapping"),
+    ],
+)
+def test_bad_values_are_named(raw, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert message in str(err.value)
+
+
+def test_cutoff_is_start_of_next_day_in_berlin():
+    from datetime import date
+
+    t = parse_config({}).cutoff(date(2026, 3, 28))  # the night clocks go forward
+    assert t.isoformat() == "2026-03-29T00:00:00+01:00"
