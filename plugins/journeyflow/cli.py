@@ -135,6 +135,10 @@ def cmd_demo_source(args: argparse.Namespace) -> int:
     dataset = DemoDataset(args.contacts, anchor=anchor, seed=args.seed)
     clock = settings.load_config().cutoff(args.clock or anchor).timestamp()
     server = DemoSourceServer(dataset, clock=clock, token=args.token, port=args.port)
+    if args.prerender:
+        started = time.perf_counter()
+        pages = server.prerender(args.prerender)
+        print(f"prerendered {pages:,} pages in {time.perf_counter() - started:.1f}s", flush=True)
     print(f"demo shop on {server.url} ({args.contacts:,} contacts, anchor {anchor})", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):
@@ -192,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--token", help="require this bearer token")
+    p.add_argument(
+        "--prerender",
+        type=int,
+        metavar="LIMIT",
+        help="render the full pull at this page size up front (benchmarks)",
+    )
     p.set_defaults(func=cmd_demo_source)
 
     p = sub.add_parser("up", help="start the Airflow UI locally (airflow standalone)")

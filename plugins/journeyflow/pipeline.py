@@ -11,19 +11,22 @@ import io
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import msgspec
 import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from journeyflow import settings, warehouse
 from journeyflow.connections import get_connection
-from journeyflow.source import STREAMS, HttpSource, Malformed, Stream
+from journeyflow.overlap import prefetch
+from journeyflow.source import STREAMS, HttpSource, Stream
 
 log = logging.getLogger(__name__)
 
@@ -136,23 +139,34 @@ def source_base_url(conn: Any) -> str:
 
 
 def extract(stream_name: str, run_date: date) -> StepResult:
-    """Pull one stream since its watermark into staging (COPY); bad records to quarantine."""
+    """Pull one stream since its watermark into staging (COPY); bad records to quarantine.
+
+    Three things overlap: the next page is fetched while this one is mapped to rows, and the
+    previous page is copied into PostgreSQL by a writer thread. At most three pages are in
+    memory at once, however large the source is. One transaction: all or nothing.
+    """
     stream = STREAMS[stream_name]
     result = StepResult(f"extract_{stream_name}")
     started = time.perf_counter()
-    with warehouse.transaction() as conn:
+    with warehouse.transaction() as conn, ThreadPoolExecutor(1, "copy") as writer:
         since = conn.execute(
             text("select value from journeyflow.watermarks where stream = :s"), {"s": stream.name}
         ).scalar()
         conn.exec_driver_sql(f"truncate journeyflow_staging.{stream.name}")
         pages = 0
+        pending: Future | None = None
         with open_source(run_date) as source:
-            for records in source.pages(stream, since):
+            for page in prefetch(source.pages(stream, since)):
                 pages += 1
-                staged, quarantined = _stage_page(conn, stream, records, run_date)
-                result.rows_in += len(records)
-                result.rows_out += staged
-                result.quarantined += quarantined
+                rows, kept, bad = stream.map_records(page)
+                data = _csv(rows)
+                if pending is not None:
+                    result.quarantined += pending.result()
+                pending = writer.submit(_store_page, conn, stream, data, rows, kept, bad, run_date)
+                result.rows_in += len(page)
+            if pending is not None:
+                result.quarantined += pending.result()
+            result.rows_out = result.rows_in - result.quarantined
             result.details = {
                 "since": since.isoformat() if since else None,
                 "pages": pages,
@@ -187,22 +201,21 @@ def extract(stream_name: str, run_date: date) -> StepResult:
     return result
 
 
-def _stage_page(conn: Connection, stream: Stream, records: list, run_date: date) -> tuple[int, int]:
-    rows: list[tuple] = []
-    kept: list[Any] = []
-    bad: list[tuple[str | None, str, Any]] = []
-    to_row = stream.to_row
-    for rec in records:
-        try:
-            rows.append(to_row(rec))
-            kept.append(rec)
-        except Malformed as exc:
-            bad.append((exc.record_id, exc.reason, rec))
-    rejected = _copy_rows(conn, stream, rows, kept) if rows else []
-    bad.extend(rejected)
+def _store_page(
+    conn: Connection,
+    stream: Stream,
+    data: str,
+    rows: list,
+    kept: list,
+    bad: list,
+    run_date: date,
+) -> int:
+    """COPY a page's rows and quarantine its bad records; returns how many were quarantined."""
+    if rows:
+        bad = bad + _copy_rows(conn, stream, data, rows, kept)
     if bad:
         quarantine(conn, stream.name, run_date, bad)
-    return len(rows) - len(rejected), len(bad)
+    return len(bad)
 
 
 def _copy_sql(stream: Stream) -> str:
@@ -212,27 +225,30 @@ def _copy_sql(stream: Stream) -> str:
     )
 
 
-def _csv(rows: list[tuple]) -> io.StringIO:
+def _csv(rows: list[tuple]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
-    buf.seek(0)
-    return buf
+    return buf.getvalue()
 
 
-def _copy_rows(conn: Connection, stream: Stream, rows: list[tuple], recs: list) -> list[tuple]:
+def _copy_rows(
+    conn: Connection, stream: Stream, data: str, rows: list[tuple], recs: list
+) -> list[tuple]:
     """COPY a page; if the database rejects it, find and return the rejected records."""
     savepoint = conn.begin_nested()
     try:
-        warehouse.copy_from(conn, _copy_sql(stream), _csv(rows))
+        warehouse.copy_from(conn, _copy_sql(stream), io.StringIO(data))
         savepoint.commit()
         return []
     except DBAPIError:
         savepoint.rollback()
     rejected = []
     for row, rec in zip(rows, recs, strict=True):
+        if not isinstance(rec, dict):
+            rec = msgspec.json.decode(rec)
         savepoint = conn.begin_nested()
         try:
-            warehouse.copy_from(conn, _copy_sql(stream), _csv([row]))
+            warehouse.copy_from(conn, _copy_sql(stream), io.StringIO(_csv([row])))
             savepoint.commit()
         except DBAPIError as exc:
             savepoint.rollback()
@@ -342,10 +358,20 @@ where excluded.updated_at >= c.updated_at
   and {_row("c", _DATA_COLUMNS)} is distinct from {_row("excluded", _DATA_COLUMNS)}
 """
 
-_EVENT_COLUMNS = STREAMS["events"].columns
+_EVENT_COLUMNS = STREAMS["events"].columns + (
+    "order_id", "amount", "currency", "product", "rating", "referred_contact_id", "channel", "kind",
+)  # fmt: skip
+# Events are immutable: insert the new ones. The anti-join is the fast path; a batch that
+# carries one event twice (a page boundary moved under the cursor) takes the de-duplicating path.
 MERGE_EVENTS_SQL = f"""
 insert into journeyflow.events ({", ".join(_EVENT_COLUMNS)}, run_date)
-select {", ".join(_EVENT_COLUMNS)}, :d from journeyflow_staging.events
+select {", ".join("s." + c for c in _EVENT_COLUMNS)}, :d from journeyflow_staging.events s
+where not exists (select from journeyflow.events e where e.event_id = s.event_id)
+"""
+MERGE_EVENTS_DEDUP_SQL = f"""
+insert into journeyflow.events ({", ".join(_EVENT_COLUMNS)}, run_date)
+select distinct on (event_id) {", ".join(_EVENT_COLUMNS)}, :d from journeyflow_staging.events
+order by event_id
 on conflict (event_id) do nothing
 """
 
@@ -372,7 +398,7 @@ def merge(run_date: date) -> StepResult:
             or 0
         )
         contacts = conn.execute(text(MERGE_CONTACTS_SQL), {"d": run_date}).rowcount
-        events = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount
+        events = _merge_events(conn, run_date)
         conn.execute(text(ADVANCE_WATERMARKS_SQL), {"d": run_date})
         result.rows_out = contacts + events
         result.details = {"contacts_changed": contacts, "events_new": events}
@@ -380,6 +406,18 @@ def merge(run_date: date) -> StepResult:
         record_step(conn, run_date, result)
     log.info("merge: %d contacts inserted or changed, %d new events", contacts, events)
     return result
+
+
+def _merge_events(conn: Connection, run_date: date) -> int:
+    savepoint = conn.begin_nested()
+    try:
+        inserted = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount
+        savepoint.commit()
+        return inserted
+    except IntegrityError:
+        savepoint.rollback()
+        log.info("events: the batch repeats some event ids; merging with de-duplication")
+        return conn.execute(text(MERGE_EVENTS_DEDUP_SQL), {"d": run_date}).rowcount
 
 
 # -- summary ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ CONN_ID = "journeyflow_db"
 # Settings for the embedded server only: it is a local, rebuildable copy, so we trade
 # durability of the last commits on power loss for load speed. Production servers are untouched.
 EMBEDDED_SETTINGS = {
+    "shared_buffers": "1GB",
     "synchronous_commit": "off",
     "max_wal_size": "4GB",
     "work_mem": "64MB",
@@ -53,24 +54,29 @@ def start_embedded(pgdata: Path | None = None) -> URL:
         with engine.connect() as conn:
             for name, value in EMBEDDED_SETTINGS.items():
                 conn.exec_driver_sql(f"alter system set {name} = '{value}'")
-            conn.exec_driver_sql("select pg_reload_conf()")
         engine.dispose()
+        _pg_ctl(pgdata, "restart")  # shared_buffers needs a restart
     return url
 
 
 def stop_embedded(pgdata: Path | None = None) -> bool:
     """Stop the embedded server if it runs; True when it was running."""
-    from pgserver._commands import pg_ctl
     from pgserver.utils import PostmasterInfo
 
     pgdata = pgdata or pgdata_dir()
     info = PostmasterInfo.read_from_pgdata(pgdata)
     if info is None or not info.is_running():
         return False
-    user = "pgserver" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    _pg_ctl(pgdata, "stop")
     engine.cache_clear()
     return True
+
+
+def _pg_ctl(pgdata: Path, action: str) -> None:
+    from pgserver._commands import pg_ctl
+
+    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs postgres as this user
+    pg_ctl(["-w", "-m", "fast", action], pgdata=pgdata, user=user)
 
 
 def database_url() -> URL:
@@ -114,6 +120,7 @@ def copy_from(conn: Connection, sql: str, data) -> None:
     """Run ``COPY ... FROM STDIN`` inside the connection's open transaction."""
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.copy_expert(sql, data)
+        # one read of the whole buffer (see extract: small reads from a thread wait for the GIL)
+        cursor.copy_expert(sql, data, size=1 << 26)
     finally:
         cursor.close()

@@ -103,10 +103,22 @@ alter table journeyflow_staging.contacts
     drop column if exists first_run_date,
     drop column if exists changed_run_date;
 
+-- The typed property columns are computed by PostgreSQL while it copies the page in.
 create unlogged table if not exists journeyflow_staging.events (
-    like journeyflow.events including defaults excluding constraints
+    event_id             text collate "C",
+    contact_id           text collate "C",
+    type                 text,
+    occurred_at          timestamptz,
+    properties           jsonb,
+    order_id             text generated always as (properties ->> 'order_id') stored,
+    amount               numeric(14, 2) generated always as ((properties ->> 'amount')::numeric) stored,
+    currency             text generated always as (properties ->> 'currency') stored,
+    product              text generated always as (properties ->> 'product') stored,
+    rating               smallint generated always as ((properties ->> 'rating')::smallint) stored,
+    referred_contact_id  text generated always as (properties ->> 'referred_contact_id') stored,
+    channel              text generated always as (properties ->> 'channel') stored,
+    kind                 text generated always as (properties ->> 'kind') stored
 );
-alter table journeyflow_staging.events drop column if exists run_date;
 
 create unlogged table if not exists journeyflow_staging.batch (
     stream     text primary key,

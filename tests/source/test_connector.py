@@ -54,7 +54,7 @@ def test_follows_the_cursor_and_sends_auth(httpserver, source):
     httpserver.expect_ordered_request(
         "/contacts", query_string={"limit": "2", "cursor": "p2"}
     ).respond_with_json(page([contact(3)], None))
-    got = [r["id"] for records in source.pages(CONTACTS, None) for r in records]
+    got = [r["id"] for page in source.pages(CONTACTS, None) for r in page.records]
     assert got == ["C1", "C2", "C3"]
     httpserver.check_assertions()
 
@@ -64,7 +64,7 @@ def test_incremental_pull_sends_the_watermark(httpserver, source):
     httpserver.expect_request(
         "/events", query_string={"limit": "2", "since": "2026-11-20T10:00:00+00:00"}
     ).respond_with_json(page([event(9)]))
-    assert [r["id"] for p in source.pages(EVENTS, since) for r in p] == ["E9"]
+    assert [r["id"] for p in source.pages(EVENTS, since) for r in p.records] == ["E9"]
 
 
 def test_429_honours_retry_after(httpserver, source, sleeps):
@@ -92,7 +92,7 @@ def test_read_timeout_is_retried(httpserver, source, sleeps):
 
     httpserver.expect_ordered_request("/events").respond_with_handler(slow)
     httpserver.expect_ordered_request("/events").respond_with_json(page([event(2)]))
-    got = [r["id"] for p in source.pages(EVENTS, None) for r in p]
+    got = [r["id"] for p in source.pages(EVENTS, None) for r in p.records]
     assert got == ["E2"]
     assert len(sleeps) == 1
 

@@ -41,6 +41,7 @@ class DemoSourceServer:
         self.clock = dataset.t_anchor if clock is None else clock
         self.token = token
         self.requests = 0
+        self._cache: dict[str, tuple[int, list[bytes]]] = {}
         self._httpd = ThreadingHTTPServer((host, port), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -69,6 +70,34 @@ class DemoSourceServer:
         self.stop()
 
     # -- pages ------------------------------------------------------------------------------------
+    def prerender(self, limit: int) -> int:
+        """Render the full pull (no ``since``) of both streams once, for benchmarks that measure
+        the pipeline rather than this generator. Returns the number of pages kept in memory."""
+        for name, render in (("contacts", self.contacts_page), ("events", self.events_page)):
+            pages: list[bytes] = []
+            cursor = None
+            while True:
+                body = render(float("-inf"), cursor, limit)
+                cursor = body["next_cursor"]
+                body["next_cursor"] = f"k{len(pages) + 1}" if cursor else None
+                pages.append(orjson.dumps(body))
+                if cursor is None:
+                    break
+            self._cache[name] = (limit, pages)
+        return sum(len(p) for _, p in self._cache.values())
+
+    def _cached(
+        self, stream: str, since: str | None, cursor: str | None, limit: int
+    ) -> bytes | None:
+        if stream not in self._cache or since:
+            return None
+        size, pages = self._cache[stream]
+        if cursor is None and limit == size:
+            return pages[0]
+        if cursor and cursor.startswith("k"):
+            return pages[int(cursor[1:])]
+        return None
+
     def contacts_page(self, since: float, cursor: str | None, limit: int) -> dict:
         ds, clock = self.dataset, self.clock
         i = int(cursor) if cursor else 0
@@ -105,8 +134,8 @@ class DemoSourceServer:
             def log_message(self, fmt, *args):  # keep test and demo output quiet
                 log.debug(fmt, *args)
 
-            def _send(self, status: int, body: dict) -> None:
-                payload = orjson.dumps(body)
+            def _send(self, status: int, body: dict | bytes) -> None:
+                payload = body if isinstance(body, bytes) else orjson.dumps(body)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -127,6 +156,11 @@ class DemoSourceServer:
                     limit = int(query.get("limit", 1000))
                     if not 1 <= limit <= MAX_LIMIT:
                         raise _BadRequest(f"limit must be 1..{MAX_LIMIT}")
+                    name = parts.path.strip("/")
+                    since_key = "updated_since" if name == "contacts" else "since"
+                    cached = server._cached(name, query.get(since_key), query.get("cursor"), limit)
+                    if cached is not None:
+                        return self._send(200, cached)
                     if parts.path == "/contacts":
                         since = _epoch(query.get("updated_since"))
                         body = server.contacts_page(since, query.get("cursor"), limit)
