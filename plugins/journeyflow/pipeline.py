@@ -409,6 +409,17 @@ def merge(run_date: date) -> StepResult:
 
 
 def _merge_events(conn: Connection, run_date: date) -> int:
+    empty = conn.exec_driver_sql("select not exists (select from journeyflow.events)").scalar()
+    if empty:  # first load: build the primary key once, after the rows, not row by row
+        savepoint = conn.begin_nested()
+        try:
+            conn.exec_driver_sql("alter table journeyflow.events drop constraint events_pkey")
+            inserted = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount
+            conn.exec_driver_sql("alter table journeyflow.events add primary key (event_id)")
+            savepoint.commit()
+            return inserted
+        except IntegrityError:
+            savepoint.rollback()  # the batch repeats an id: the de-duplicating path below
     savepoint = conn.begin_nested()
     try:
         inserted = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount

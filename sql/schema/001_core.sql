@@ -49,8 +49,8 @@ create table if not exists journeyflow.events (
     kind                 text,
     run_date             date not null                     -- run that first loaded it
 );
-create index if not exists events_contact_type_time
-    on journeyflow.events (contact_id, type, occurred_at);
+-- No secondary index: the rules aggregate all events per contact in one scan, and a btree on
+-- contact_id would cost a third of every nightly merge. Add one if you query single contacts a lot.
 
 -- Incremental extraction: the newest source timestamp committed per stream.
 create table if not exists journeyflow.watermarks (

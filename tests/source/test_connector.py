@@ -236,3 +236,28 @@ def test_watermark_does_not_move_when_the_batch_is_not_merged(db, http_source):
     pipeline.extract("contacts", D)
     with db.transaction() as conn:
         assert conn.exec_driver_sql("select count(*) from journeyflow.watermarks").scalar() == 0
+
+
+@pytest.mark.parametrize("core_has_events", [False, True])
+def test_an_event_repeated_in_one_batch_is_merged_once(db, http_source, core_has_events):
+    from journeyflow import pipeline
+
+    expect = http_source.expect_ordered_request
+    days = [D]
+    if core_has_events:  # a first night, so the second merges into a non-empty table
+        days.insert(0, date(2026, 11, 19))
+        expect("/contacts").respond_with_json(page([contact(1)]))
+        expect("/events").respond_with_json(page([event(0, when="2026-11-19T10:00:00Z")]))
+    expect("/contacts").respond_with_json(page([contact(1)]))
+    # the cursor moved under a new event: E2 comes again on the next page
+    expect("/events").respond_with_json(page([event(1), event(2)], "p2"))
+    expect("/events").respond_with_json(page([event(2), event(3)]))
+    for day in days:
+        pipeline.extract("contacts", day)
+        pipeline.extract("events", day)
+        pipeline.load(day)
+        pipeline.merge(day)
+    http_source.check_assertions()
+    with db.transaction() as conn:
+        ids = conn.exec_driver_sql("select event_id from journeyflow.events order by 1").scalars()
+        assert list(ids) == (["E0"] if core_has_events else []) + ["E1", "E2", "E3"]
