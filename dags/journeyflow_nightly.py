@@ -6,7 +6,8 @@ it pulls contacts and events from the shop/CRM (`journeyflow_source`), stages th
 (`journeyflow_db`) and merges them into the core tables. All rules see the world as of the cut-off
 T = start of D+1; re-running D changes nothing.
 
-**Main flow:** `migrate` → `extract_contacts` / `extract_events` → `load` → `merge` → `summarize`
+**Main flow:** `migrate` → `extract_contacts` / `extract_events` → `load` → `quality_gate`
+→ `merge` → `summarize` (or → `quality_gate_failed` when a critical check fails)
 
 #### Triage for the person on call
 - **extract_* failed with HTTP 401/403**: the bearer token (password of `journeyflow_source`) is
@@ -16,6 +17,13 @@ T = start of D+1; re-running D changes nothing.
 - **load failed "staging holds no extract"**: clear the extract tasks of the same run.
 - **migrate failed "text has changed"**: somebody edited an applied file in `sql/schema/`; restore
   it and put the change in a new file.
+- **quality_gate_failed**: a critical data quality check failed; the message names the check,
+  the column and the number of bad rows, and the warehouse was not changed. Look at the Data Docs
+  (`$JOURNEYFLOW_HOME/data_docs/<date>/index.html`) and `journeyflow.validation_results`, fix the
+  source (or, if the data is right and the rule is wrong, the check in `journeyflow.yaml`), then
+  clear `extract_*` of this run.
+- **quality_gate failed with "Great Expectations could not validate"**: GX itself broke (database
+  unreachable, ...). Nothing was merged; fix the cause and clear the task.
 - Malformed source records never fail the run: they are in `journeyflow.quarantine` with a reason.
 - Re-running a date is always safe: staging is rebuilt, merges are upserts, watermarks only move
   forward after a committed merge.
@@ -25,7 +33,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Label, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from journeyflow.tasks import on_run_failure, run_date
 
@@ -72,7 +81,19 @@ def journeyflow_nightly():
 
         return pipeline.load(run_date(get_current_context())).as_dict()
 
-    # seam: the data quality gate runs here, between load and merge
+    @task.branch
+    def quality_gate() -> str:
+        from journeyflow.quality import gate
+
+        verdict = gate.validate(run_date(get_current_context()))
+        return "merge" if verdict.passed else "quality_gate_failed"
+
+    @task
+    def quality_gate_failed() -> None:
+        from journeyflow.quality import gate
+
+        verdict = gate.latest(run_date(get_current_context()))
+        raise AirflowFailException(f"{verdict.message()} (Data Docs: {verdict.docs})")
 
     @task
     def merge() -> dict:
@@ -90,7 +111,10 @@ def journeyflow_nightly():
         pipeline.finish_run(d, "success")
         return pipeline.summary(d)
 
-    migrate() >> [extract_contacts(), extract_events()] >> load() >> merge() >> summarize()
+    gate = quality_gate()
+    migrate() >> [extract_contacts(), extract_events()] >> load() >> gate
+    gate >> Label("passed") >> merge() >> summarize()
+    gate >> Label("critical check failed") >> quality_gate_failed()
 
 
 dag = journeyflow_nightly()

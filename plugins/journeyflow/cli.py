@@ -102,6 +102,8 @@ def _embedded_running() -> bool:
 
 
 def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
+    from journeyflow import settings
+
     lines = [
         "",
         f"journeyflow_nightly {summary['run_date']}: {state.upper()} in {seconds:.1f}s",
@@ -117,6 +119,27 @@ def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
         lines += ["", "  quarantined this run, by reason:"]
         for q in summary["quarantine"]:
             lines.append(f"  {q['records']:>8,}  {q['stream']:<9} {q['reason']}")
+    gate = summary.get("gate") or []
+    if gate:
+        verdicts = [g["verdict"] for g in gate]
+        verdict = "FAILED" if "failed" in verdicts else "passed"
+        counts = {v: verdicts.count(v) for v in ("passed", "warning", "failed")}
+        lines += [
+            "",
+            f"  quality gate: {verdict} ({counts['passed']} checks passed, "
+            f"{counts['warning']} warnings, {counts['failed']} failed)",
+        ]
+        for g in gate:
+            if g["verdict"] != "passed":
+                bad = (
+                    g["unexpected_count"]
+                    if g["unexpected_count"] is not None
+                    else g["observed_value"]
+                )
+                lines.append(f"  {g['verdict']:>8}  {g['check_name']}: {bad} bad")
+        lines.append(
+            f"  data docs: {settings.home() / 'data_docs' / summary['run_date'] / 'index.html'}"
+        )
     totals = summary["totals"]
     lines += [
         "",

@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from journeyflow import settings, warehouse
 from journeyflow.connections import get_connection
 from journeyflow.overlap import prefetch
+from journeyflow.quality.checks import EMAIL_REGEX
 from journeyflow.source import STREAMS, HttpSource, Stream
 
 log = logging.getLogger(__name__)
@@ -343,13 +344,16 @@ def _row(prefix: str, cols) -> str:
 
 MERGE_CONTACTS_SQL = f"""
 insert into journeyflow.contacts as c
-    (contact_id, {", ".join(_DATA_COLUMNS)}, address_changed_at, first_run_date, changed_run_date)
+    (contact_id, {", ".join(_DATA_COLUMNS)}, email_valid, address_changed_at, first_run_date,
+     changed_run_date)
 select distinct on (s.contact_id)
-    s.contact_id, {", ".join("s." + col for col in _DATA_COLUMNS)}, s.created_at, :d, :d
+    s.contact_id, {", ".join("s." + col for col in _DATA_COLUMNS)},
+    coalesce(s.email ~ :email_regex, false), s.created_at, :d, :d
 from journeyflow_staging.contacts s
 order by s.contact_id, s.updated_at desc
 on conflict (contact_id) do update set
     {", ".join(f"{col} = excluded.{col}" for col in _DATA_COLUMNS)},
+    email_valid = excluded.email_valid,
     address_changed_at = case
         when {_row("c", _ADDRESS)} is distinct from {_row("excluded", _ADDRESS)}
         then excluded.updated_at else c.address_changed_at end,
@@ -397,7 +401,9 @@ def merge(run_date: date) -> StepResult:
             conn.execute(text("select sum(staged) from journeyflow_staging.batch")).scalar_one()
             or 0
         )
-        contacts = conn.execute(text(MERGE_CONTACTS_SQL), {"d": run_date}).rowcount
+        contacts = conn.execute(
+            text(MERGE_CONTACTS_SQL), {"d": run_date, "email_regex": EMAIL_REGEX}
+        ).rowcount
         events = _merge_events(conn, run_date)
         conn.execute(text(ADVANCE_WATERMARKS_SQL), {"d": run_date})
         result.rows_out = contacts + events
@@ -457,6 +463,17 @@ def summary(run_date: date) -> dict[str, Any]:
                 {"d": run_date},
             )
         ]
+        gate = [
+            dict(row._mapping)
+            for row in conn.execute(
+                text(
+                    """select check_name, verdict, severity, unexpected_count, observed_value
+                       from journeyflow.validation_results where run_date = :d
+                       order by verdict = 'passed', check_name"""
+                ),
+                {"d": run_date},
+            )
+        ]
         totals = conn.execute(
             text(
                 """select (select count(*) from journeyflow.contacts) as contacts,
@@ -465,4 +482,4 @@ def summary(run_date: date) -> dict[str, Any]:
             )
         ).one()
     return {"run_date": run_date.isoformat(), "steps": steps, "quarantine": reasons,
-            "totals": dict(totals._mapping)}  # fmt: skip
+            "gate": gate, "totals": dict(totals._mapping)}  # fmt: skip

@@ -53,9 +53,19 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class QualityConfig:
+    oldest_event: date = date(2000, 1, 1)
+    future_grace_hours: float = 24.0
+    volume_history_runs: int = 7
+    volume_factor: float = 10.0
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     timezone: str = "Europe/Berlin"
     source: SourceConfig = field(default_factory=SourceConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,7 +112,45 @@ def parse_config(raw: dict[str, Any]) -> Config:
         backoff_base=_positive("source", "backoff_base", src.get("backoff_base", 1.0)),
         backoff_max=_positive("source", "backoff_max", src.get("backoff_max", 60.0)),
     )
-    return Config(timezone=str(tz), source=source, raw=raw)
+    return Config(
+        timezone=str(tz), source=source, quality=_quality(raw.get("quality") or {}), raw=raw
+    )
+
+
+def _quality(q: dict[str, Any]) -> QualityConfig:
+    from journeyflow.quality.checks import CHECK_NAMES
+
+    known = set(QualityConfig.__dataclass_fields__)
+    if set(q) - known:
+        raise ConfigError(f"{config_path()}: unknown keys in quality: {sorted(set(q) - known)}")
+    oldest = q.get("oldest_event", date(2000, 1, 1))
+    if not isinstance(oldest, date):
+        raise ConfigError(f"{config_path()}: quality.oldest_event must be a date like 2000-01-01")
+    checks = q.get("checks") or {}
+    for name, setting in checks.items():
+        where = f"{config_path()}: quality.checks.{name}"
+        if name not in CHECK_NAMES:
+            raise ConfigError(
+                f"{where} is not a check; known checks: {', '.join(sorted(CHECK_NAMES))}"
+            )
+        if not isinstance(setting, dict) or set(setting) - {"severity", "min_valid"}:
+            raise ConfigError(f"{where} takes only severity and min_valid")
+        if setting.get("severity", "critical") not in ("critical", "warning", "off"):
+            raise ConfigError(f"{where}.severity must be critical, warning or off")
+        share = setting.get("min_valid", 1.0)
+        if not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ConfigError(f"{where}.min_valid must be a share between 0 and 1, e.g. 0.95")
+    return QualityConfig(
+        oldest_event=oldest,
+        future_grace_hours=_positive(
+            "quality", "future_grace_hours", q.get("future_grace_hours", 24)
+        ),
+        volume_history_runs=_positive(
+            "quality", "volume_history_runs", q.get("volume_history_runs", 7), int
+        ),
+        volume_factor=_positive("quality", "volume_factor", q.get("volume_factor", 10)),
+        checks=checks,
+    )
 
 
 @lru_cache(maxsize=1)
