@@ -12,7 +12,8 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
+from datetime import time as daytime
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,7 @@ def run_facts(conn, run_date: date) -> RunFacts:
         ).scalar()
     return RunFacts(
         cutoff=cfg.cutoff(run_date),
-        oldest_event=datetime.combine(q.oldest_event, time(0), tzinfo=UTC),
+        oldest_event=datetime.combine(q.oldest_event, daytime(0), tzinfo=UTC),
         future_grace_hours=q.future_grace_hours,
         volume_median=medians,
         volume_factor=q.volume_factor,
