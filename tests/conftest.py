@@ -24,7 +24,10 @@ from journeyflow import airflow_env  # noqa: E402
 
 airflow_env.configure()
 
-CORE_TABLES = ("contacts", "events", "watermarks", "quarantine", "pipeline_runs", "pipeline_steps")
+CORE_TABLES = (
+    "contacts", "events", "watermarks", "quarantine", "pipeline_runs", "pipeline_steps",
+    "validation_results",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -21,3 +21,11 @@ create table if not exists journeyflow.validation_results (
 -- Set by merge: the address passes the gate's email syntax check. A contact whose email fails
 -- is stored (and counted by the gate) but never counts as reachable by email.
 alter table journeyflow.contacts add column if not exists email_valid boolean not null default false;
+
+-- Staging holds what came in; the gate, not a constraint, decides what may go on.
+alter table journeyflow_staging.contacts
+    alter column contact_id drop not null,
+    alter column consent_status drop not null,
+    alter column postal_opt_out drop not null,
+    alter column created_at drop not null,
+    alter column updated_at drop not null;

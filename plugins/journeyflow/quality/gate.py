@@ -94,9 +94,13 @@ class Verdict:
 
 
 def gx_connection_string(url: URL) -> str:
-    """GX refuses host-less URLs: name localhost and let the socket folder in ``host=`` win."""
+    """The warehouse URL for GX, reading the staging schema.
+
+    GX refuses host-less URLs: name localhost and let the socket folder in ``host=`` win.
+    """
     if url.host is None and "host" in url.query:
         url = url.set(host="localhost")
+    url = url.update_query_dict({"options": "-csearch_path=journeyflow_staging"})
     return url.render_as_string(hide_password=False)
 
 
@@ -185,9 +189,7 @@ def _run_gx(run_date: date, checks: tuple[Check, ...], facts: RunFacts) -> list[
         by_name: dict[str, Check] = {}
         definitions = []
         for table in STAGED_TABLES:
-            asset = source.add_table_asset(
-                f"staged_{table}", table_name=table, schema_name="journeyflow_staging"
-            )
+            asset = source.add_table_asset(f"staged_{table}", table_name=table)
             suite = context.suites.add(gx.ExpectationSuite(name=f"staged_{table}"))
             for check in checks:
                 if check.table != table:
