@@ -27,7 +27,8 @@ insert into journeyflow_staging.contacts
 select 'C' || lpad(g::text, 8, '0'),
        case when g % 1000 = 0 then 'kaputt at example.de' else 'kunde' || g || '@example.de' end,
        'Frau', 'Käthe', 'Müller', 'Hauptstraße', (g % 200)::text,
-       case when g % 10 < 8 then lpad((g % 99999)::text, 5, '0') else lpad((g % 9999)::text, 4, '0') end,
+       case when g % 10 < 8 then lpad((g % 99999)::text, 5, '0')
+            else lpad((g % 9999)::text, 4, '0') end,
        'Dresden', case when g % 10 < 8 then 'DE' when g % 10 = 8 then 'AT' else 'CH' end, 'de',
        (array['confirmed', 'pending', 'none', 'revoked'])[1 + g % 4],
        case when g % 4 = 0 then timestamptz '2026-01-01' + (g % 300) * interval '1 day' end,
@@ -36,7 +37,8 @@ select 'C' || lpad(g::text, 8, '0'),
 from generate_series(1, :n) g;
 insert into journeyflow_staging.events (event_id, contact_id, type, occurred_at, properties)
 select 'E' || lpad(g::text, 9, '0'), 'C' || lpad((1 + g % :n)::text, 8, '0'),
-       (array['page_view', 'email_open', 'email_click', 'purchase', 'review', 'comment'])[1 + g % 6],
+       (array['page_view', 'email_open', 'email_click', 'purchase', 'review',
+              'comment'])[1 + g % 6],
        timestamptz '2026-11-20' - (g % 700) * interval '1 day',
        case g % 6 when 3 then '{"amount": 19.9, "currency": "EUR", "product": "Stativ"}'::jsonb
                   when 4 then jsonb_build_object('rating', 1 + g % 5) else '{}'::jsonb end

@@ -100,7 +100,8 @@ def gx_connection_string(url: URL) -> str:
     """
     if url.host is None and "host" in url.query:
         url = url.set(host="localhost")
-    url = url.update_query_dict({"options": "-csearch_path=journeyflow_staging"})
+    # work_mem: the uniqueness checks hash millions of ids; in memory that takes seconds, not tens
+    url = url.update_query_dict({"options": "-csearch_path=journeyflow_staging -cwork_mem=256MB"})
     return url.render_as_string(hide_password=False)
 
 
