@@ -7,7 +7,9 @@ it pulls contacts and events from the shop/CRM (`journeyflow_source`), stages th
 T = start of D+1; re-running D changes nothing.
 
 **Main flow:** `migrate` → `extract_contacts` / `extract_events` → `load` → `quality_gate`
-→ `merge` → `summarize` (or → `quality_gate_failed` when a critical check fails)
+→ `merge` → `score` → `assign_phases` → `report` → `choose_campaigns` → one task group per
+campaign with a non-empty audience (the others show as skipped) → `campaigns_done` → `summarize`.
+When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothing after it runs.
 
 #### Triage for the person on call
 - **extract_* failed with HTTP 401/403**: the bearer token (password of `journeyflow_source`) is
@@ -24,6 +26,8 @@ T = start of D+1; re-running D changes nothing.
   clear `extract_*` of this run.
 - **quality_gate failed with "Great Expectations could not validate"**: GX itself broke (database
   unreachable, ...). Nothing was merged; fix the cause and clear the task.
+- **assign_phases failed naming `sql/phases/<file>`**: a phase file is broken; run
+  `journeyflow phases check` locally, fix the file, clear the task.
 - Malformed source records never fail the run: they are in `journeyflow.quarantine` with a reason.
 - Re-running a date is always safe: staging is rebuilt, merges are upserts, watermarks only move
   forward after a committed merge.
@@ -33,9 +37,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, Label, dag, get_current_context, task
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import (
+    CronDataIntervalTimetable,
+    Label,
+    TaskGroup,
+    dag,
+    get_current_context,
+    task,
+)
 from airflow.sdk.exceptions import AirflowFailException
 
+from journeyflow.campaigns import CAMPAIGNS
 from journeyflow.tasks import on_run_failure, run_date
 
 TAGS = ["journeyflow", "lifecycle-marketing", "nightly"]
@@ -101,7 +114,47 @@ def journeyflow_nightly():
 
         return pipeline.merge(run_date(get_current_context())).as_dict()
 
-    # seam: score -> assign_phases -> report -> branch into campaigns follow merge
+    @task
+    def score() -> dict:
+        from journeyflow import lifecycle
+
+        return lifecycle.score(run_date(get_current_context())).as_dict()
+
+    @task
+    def assign_phases() -> dict:
+        from journeyflow import lifecycle
+
+        return lifecycle.assign_phases(run_date(get_current_context())).as_dict()
+
+    @task
+    def report() -> dict:
+        from journeyflow import lifecycle
+
+        return lifecycle.report(run_date(get_current_context())).as_dict()
+
+    @task.branch
+    def choose_campaigns() -> list[str]:
+        from journeyflow import campaigns
+
+        return campaigns.choose(run_date(get_current_context()))
+
+    campaign_groups = []
+    for name in CAMPAIGNS:
+        with TaskGroup(group_id=name, tooltip=f"campaign {name}") as group:
+
+            @task(task_id="audience")
+            def audience(campaign: str = name) -> int:
+                from journeyflow import campaigns
+
+                return campaigns.audience_sizes()[campaign]
+
+            audience()
+        campaign_groups.append(group)
+
+    no_campaigns = EmptyOperator(task_id="no_campaigns")
+    campaigns_done = EmptyOperator(
+        task_id="campaigns_done", trigger_rule="none_failed_min_one_success"
+    )
 
     @task
     def summarize() -> dict:
@@ -113,7 +166,9 @@ def journeyflow_nightly():
 
     gate = quality_gate()
     migrate() >> [extract_contacts(), extract_events()] >> load() >> gate
-    gate >> Label("passed") >> merge() >> summarize()
+    chooser = choose_campaigns()
+    gate >> Label("passed") >> merge() >> score() >> assign_phases() >> report() >> chooser
+    chooser >> [*campaign_groups, no_campaigns] >> campaigns_done >> summarize()
     gate >> Label("critical check failed") >> quality_gate_failed()
 
 

@@ -43,6 +43,8 @@ def run_dag(run_date: date) -> tuple[str, float]:
 
     airflow_env.ensure_metadata_db()
     dag = airflow_env.load_dag()
+    for task in dag.tasks:  # a person at the terminal wants the error now; the scheduler retries
+        task.retries = 0
     logical = datetime.combine(run_date, datetime.min.time().replace(hour=2)).replace(
         tzinfo=settings.load_config().tz
     )
@@ -93,9 +95,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _embedded_running() -> bool:
-    from pgserver.utils import PostmasterInfo
+    from journeyflow import settings, warehouse
 
-    from journeyflow import warehouse
+    settings.runtime_dir()
+    from pgserver.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(warehouse.pgdata_dir())
     return info is not None and info.is_running()
@@ -130,16 +133,18 @@ def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
             f"{counts['warning']} warnings, {counts['failed']} failed)",
         ]
         for g in gate:
-            if g["verdict"] != "passed":
-                bad = (
-                    g["unexpected_count"]
-                    if g["unexpected_count"] is not None
-                    else g["observed_value"]
-                )
-                lines.append(f"  {g['verdict']:>8}  {g['check_name']}: {bad} bad")
-        lines.append(
-            f"  data docs: {settings.home() / 'data_docs' / summary['run_date'] / 'index.html'}"
-        )
+            bad = g["unexpected_count"]
+            if g["verdict"] == "passed" and bad:
+                lines.append(f"  {'flagged':>8}  {g['check_name']}: {bad:,} rows (kept, marked)")
+            elif g["verdict"] != "passed":
+                what = f"{bad:,} rows bad" if bad is not None else f"observed {g['observed_value']}"
+                lines.append(f"  {g['verdict']:>8}  {g['check_name']}: {what}")
+        docs = settings.home() / "data_docs" / summary["run_date"] / "index.html"
+        lines.append(f"  data docs: {docs}")
+    if summary.get("phases"):
+        lines += ["", f"  {'phase':<14}{'contacts':>10}{'change':>9}"]
+        for p in summary["phases"]:
+            lines.append(f"  {p['phase']:<14}{p['contacts']:>10,}{p['change']:>+9,}")
     totals = summary["totals"]
     lines += [
         "",

@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -54,6 +55,13 @@ class StepResult:
         }
 
 
+def _plain(value: Any) -> Any:
+    """JSON for database numbers (sums come back as Decimal)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def record_step(conn: Connection, run_date: date, result: StepResult) -> None:
     conn.execute(
         text(
@@ -72,7 +80,7 @@ def record_step(conn: Connection, run_date: date, result: StepResult) -> None:
             "rout": result.rows_out,
             "q": result.quarantined,
             "s": result.seconds,
-            "details": orjson.dumps(result.details).decode(),
+            "details": orjson.dumps(result.details, default=_plain).decode(),
         },
     )
 
@@ -474,6 +482,20 @@ def summary(run_date: date) -> dict[str, Any]:
                 {"d": run_date},
             )
         ]
+        phases = [
+            dict(row._mapping)
+            for row in conn.execute(
+                text(
+                    """select c.phase, c.contacts, c.contacts - coalesce(p.contacts, 0) as change
+                       from journeyflow.phase_counts c
+                       left join journeyflow.phase_counts p on p.phase = c.phase
+                        and p.run_date = (select max(run_date) from journeyflow.phase_counts
+                                          where run_date < :d)
+                       where c.run_date = :d order by c.priority"""
+                ),
+                {"d": run_date},
+            )
+        ]
         totals = conn.execute(
             text(
                 """select (select count(*) from journeyflow.contacts) as contacts,
@@ -482,4 +504,4 @@ def summary(run_date: date) -> dict[str, Any]:
             )
         ).one()
     return {"run_date": run_date.isoformat(), "steps": steps, "quarantine": reasons,
-            "gate": gate, "totals": dict(totals._mapping)}  # fmt: skip
+            "gate": gate, "phases": phases, "totals": dict(totals._mapping)}  # fmt: skip

@@ -61,12 +61,41 @@ class QualityConfig:
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+RULE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "score": {"window_days": 365, "half_life_days": 90, "warm_from": 10, "hot_from": 50,
+              "points": {"page_view": 1, "comment": 2, "email_open": 1, "email_click": 3,
+                         "newsletter_signup": 10, "purchase": 20, "review": 5, "referral": 15}},
+    "flags": {"email_dead_sends": 3, "email_dead_days": 180, "bad_payer_days": 365,
+              "bad_review_max_rating": 2},
+    "phases": {"at_risk_last_order_days": 180, "at_risk_quiet_days": 90,
+               "promoter_referral_days": 365, "advocate_min_orders": 3,
+               "advocate_min_avg_rating": 4, "advocate_bad_rating": 2,
+               "ascension_first_order_days": 30, "subscription_days": 14},
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Config:
     timezone: str = "Europe/Berlin"
     source: SourceConfig = field(default_factory=SourceConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    rules: dict[str, dict[str, Any]] = field(default_factory=lambda: RULE_DEFAULTS)
     raw: dict[str, Any] = field(default_factory=dict)
+
+    def rule_params(self, run_date: date) -> dict[str, Any]:
+        """Bound parameters for the rulebook SQL: the cut-off and every number of ``rules``."""
+        import json
+
+        params: dict[str, Any] = {"cutoff": self.cutoff(run_date), "run_date": run_date}
+        for section, values in self.rules.items():
+            for key, value in values.items():
+                name = (
+                    "score_points"
+                    if key == "points"
+                    else (f"score_{key}" if section == "score" else key)
+                )
+                params[name] = json.dumps(value) if isinstance(value, dict) else value
+        return params
 
     @property
     def tz(self) -> ZoneInfo:

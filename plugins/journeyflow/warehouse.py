@@ -61,6 +61,7 @@ def start_embedded(pgdata: Path | None = None) -> URL:
 
 def stop_embedded(pgdata: Path | None = None) -> bool:
     """Stop the embedded server if it runs; True when it was running."""
+    settings.runtime_dir()
     from pgserver.utils import PostmasterInfo
 
     pgdata = pgdata or pgdata_dir()

@@ -1,0 +1,4 @@
+-- phase: awareness
+-- rule: Everyone else.
+select contact_id
+from facts
