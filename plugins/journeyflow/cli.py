@@ -194,6 +194,103 @@ def cmd_up(args: argparse.Namespace) -> int:
         return proc.wait()
 
 
+def cmd_phases_check(args: argparse.Namespace) -> int:
+    from journeyflow import lifecycle, migrate
+
+    migrate.migrate()
+    errors, warnings = lifecycle.check_phases()
+    rules = [] if errors and not lifecycle.PHASES_DIR.exists() else _safe_rules()
+    for rule in rules:
+        print(f"  {rule.priority:>3}  {rule.phase:<14} {rule.rule}")
+    for warning in warnings:
+        print(f"warning: {warning}")
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(f"{len(rules)} phase files, {len(errors)} errors, {len(warnings)} warnings")
+    return 1 if errors else 0
+
+
+def _safe_rules() -> list:
+    from journeyflow import lifecycle
+
+    try:
+        return lifecycle.load_phases()
+    except lifecycle.PhaseFileError:
+        return []
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from sqlalchemy import text
+
+    from journeyflow import lifecycle, warehouse
+
+    run_date = args.date
+    if run_date is None:
+        with warehouse.transaction() as conn:
+            run_date = conn.execute(
+                text("select max(run_date) from journeyflow.phase_runs")
+            ).scalar()
+    run_date = run_date or yesterday()
+    try:
+        why = lifecycle.explain(args.contact_id, run_date)
+    except LookupError as exc:
+        print(f"journeyflow: {exc}", file=sys.stderr)
+        return 1
+    print(f"contact {why['contact_id']} as of {why['run_date']} (cut-off {why['cutoff']})\n")
+    skip = {"contact_id", "run_date"}
+    for key, value in why["facts"].items():
+        if key not in skip:
+            print(f"  {key:<22} {_show(value)}")
+    print()
+    for rule in why["rules"]:
+        mark = "MATCH" if rule["matched"] else "  -  "
+        values = ", ".join(f"{k}={_show(v)}" for k, v in rule["values"].items())
+        print(f"  {mark} {rule['priority']:>3} {rule['phase']:<14} {rule['rule']}")
+        if values:
+            print(f"  {'':>10}{'':<15}{values}")
+    print(f"\nphase: {why['phase']} (first match wins)")
+    return 0
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from journeyflow import lifecycle
+
+    try:
+        rep = lifecycle.read_report(args.date)
+    except LookupError as exc:
+        print(f"journeyflow: {exc}", file=sys.stderr)
+        return 1
+    print(f"journeyflow report for {rep['run_date']}\n")
+    print("contacts per phase (change since the run before)")
+    for p in rep["phases"]:
+        print(f"  {p['phase']:<14}{p['contacts']:>10,}{p['change']:>+9,}")
+    print("\ntransitions this run (from -> to)")
+    for t in rep["transitions"]:
+        print(f"  {t['from_phase']:>14} -> {t['to_phase']:<14}{t['contacts']:>10,}")
+    print("\nmedian days from first contact to first order, by signup month")
+    for c in rep["cohorts"]:
+        median = c["median_days_to_first_order"]
+        shown = f"{median:8.1f}" if median is not None else "       -"
+        print(f"  {c['signup_month']:%Y-%m}  contacts {c['contacts']:>8,}  buyers {c['buyers']:>8,}"
+              f"  median days {shown}")  # fmt: skip
+    print("\ncustomer lifetime value by acquisition product (first order)")
+    for v in rep["clv"]:
+        print(f"  {v['acquisition_product']:<28}{v['customers']:>8,} customers"
+              f"  avg {v['avg_revenue']:>10,.2f}  total {v['total_revenue']:>12,.2f}")  # fmt: skip
+    print("\nengagement levels")
+    for e in rep["engagement"]:
+        print(f"  {e['engagement_level']:<6}{e['contacts']:>10,}")
+    return 0
+
+
 def cmd_stop_db(args: argparse.Namespace) -> int:
     from journeyflow import warehouse
 
@@ -236,6 +333,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(func=cmd_up)
 
+    p = sub.add_parser("phases", help="work with the phase files in sql/phases")
+    phases = p.add_subparsers(dest="phases_command", required=True)
+    check = phases.add_parser("check", help="parse and EXPLAIN every phase file")
+    check.set_defaults(func=cmd_phases_check)
+
+    p = sub.add_parser("explain", help="why is this contact in its phase?")
+    p.add_argument("contact_id")
+    p.add_argument("--date", type=_date, help="as of this logical date (default: the last run)")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("report", help="phase counts, transitions, cohorts, lifetime value")
+    p.add_argument("--date", type=_date, help="logical date (default: the last run)")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("stop-db", help="stop the embedded PostgreSQL")
     p.set_defaults(func=cmd_stop_db)
     return parser
@@ -244,13 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient")
+    from journeyflow.lifecycle import PhaseFileError
     from journeyflow.migrate import MigrationError
     from journeyflow.settings import ConfigError
     from journeyflow.source import SourceError
 
     try:
         return args.func(args)
-    except (ConfigError, MigrationError, SourceError) as exc:
+    except (ConfigError, MigrationError, SourceError, PhaseFileError) as exc:
         print(f"journeyflow: {exc}", file=sys.stderr)
         return 2
 

@@ -362,7 +362,7 @@ def explain(contact_id: str, run_date: date) -> dict[str, Any]:
             hit = conn.execute(
                 text(f"select exists (select from ({_strip(rule.sql)}) q)"), params
             ).scalar()
-            used = [c for c in facts if re.search(rf"\b{c}\b", rule.sql)]
+            used = [c for c in facts if c != "contact_id" and re.search(rf"\b{c}\b", rule.sql)]
             tested.append({"phase": rule.phase, "priority": rule.priority, "rule": rule.rule,
                            "matched": hit, "values": {c: facts[c] for c in used}})  # fmt: skip
             if hit and phase is None:

@@ -57,6 +57,8 @@ class QualityConfig:
     oldest_event: date = date(2000, 1, 1)
     future_grace_hours: float = 24.0
     volume_history_runs: int = 7
+    volume_min_history: int = 3
+    volume_min_rows: int = 1000
     volume_factor: float = 10.0
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -177,6 +179,10 @@ def _quality(q: dict[str, Any]) -> QualityConfig:
         volume_history_runs=_positive(
             "quality", "volume_history_runs", q.get("volume_history_runs", 7), int
         ),
+        volume_min_history=_positive(
+            "quality", "volume_min_history", q.get("volume_min_history", 3), int
+        ),
+        volume_min_rows=int(q.get("volume_min_rows", 1000)),
         volume_factor=_positive("quality", "volume_factor", q.get("volume_factor", 10)),
         checks=checks,
     )

@@ -106,8 +106,18 @@ def database_url() -> URL:
 
 @lru_cache(maxsize=1)
 def engine() -> Engine:
-    """One engine per process for the warehouse."""
-    return sa.create_engine(database_url(), pool_pre_ping=True, pool_size=2)
+    """One engine per process for the warehouse.
+
+    Sessions run in the configured timezone: "T - 180 days" then means 180 calendar days on the
+    Berlin clock, across daylight saving changes, as marketing reads the rulebook.
+    """
+    tz = settings.load_config().timezone
+    return sa.create_engine(
+        database_url(),
+        pool_pre_ping=True,
+        pool_size=2,
+        connect_args={"options": f"-c timezone={tz}"},
+    )
 
 
 @contextmanager

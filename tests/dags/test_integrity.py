@@ -47,4 +47,14 @@ def test_nightly_shape_and_schedule(dagbag):
     down = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
     assert down["migrate"] == ["extract_contacts", "extract_events"]
     assert down["extract_contacts"] == ["load"] and down["extract_events"] == ["load"]
-    assert down["load"] == ["merge"]
+    assert down["load"] == ["quality_gate"]
+    assert down["quality_gate"] == ["merge", "quality_gate_failed"]
+    assert down["merge"] == ["score"] and down["score"] == ["assign_phases"]
+    assert down["report"] == ["choose_campaigns"]
+    campaign_tasks = {t for t in down["choose_campaigns"] if t.endswith(".audience")}
+    assert len(campaign_tasks) == 7 and "no_campaigns" in down["choose_campaigns"]
+    join = dag.get_task("campaigns_done")
+    assert str(join.trigger_rule) in (
+        "none_failed_min_one_success",
+        "TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS",
+    )

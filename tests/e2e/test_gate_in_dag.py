@@ -92,6 +92,12 @@ def test_a_warning_lets_the_run_succeed_and_is_recorded(nightly, db):
     states = run(D)
     assert states["run"] == "success" and states["merge"] == "success"
     assert states["quality_gate_failed"] == "skipped"
+    # everyone confirmed 19 days ago and never ordered: only the tripwire offer has an audience
+    assert states["tripwire_offer.audience"] == "success"
+    for campaign in ("welcome_drip", "onboarding_tips", "upsell", "win_back_postal"):
+        assert states[f"{campaign}.audience"] == "skipped", campaign
+    assert states["no_campaigns"] == "skipped"
+    assert states["campaigns_done"] == "success" and states["summarize"] == "success"
     with db.transaction() as conn:
         verdict = conn.exec_driver_sql(
             "select verdict from journeyflow.validation_results "

@@ -146,7 +146,12 @@ def test_one_broken_email_among_many_is_flagged_not_fatal(db):
     assert email.verdict == "passed" and email.unexpected_count == 1
 
 
-def test_volume_checks_compare_with_the_last_runs(db):
+def test_volume_checks_compare_with_the_last_runs(db, tmp_path, monkeypatch):
+    raw = yaml.safe_load(settings.config_path().read_text())
+    raw["quality"]["volume_min_rows"] = 10
+    (tmp_path / "journeyflow.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("JOURNEYFLOW_CONFIG", str(tmp_path / "journeyflow.yaml"))
+    settings.load_config.cache_clear()
     history(db, contacts=4, events=9)  # a batch of 50 contacts is more than 10x the median 4
     stage(db, GOOD_CONTACTS, [])
     verdict = gate.validate(D)

@@ -44,6 +44,7 @@ class RunFacts:
     future_grace_hours: float
     volume_median: dict[str, float | None]  # per stream, over the last runs; None = no history
     volume_factor: float
+    volume_min_rows: int = 0  # batches up to this size always pass the volume check
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def volume_not_exploding(stream: str):
             return None
         gxe, _ = _gx()
         return gxe.ExpectTableRowCountToBeBetween(
-            min_value=0, max_value=int(median * facts.volume_factor)
+            min_value=0, max_value=max(int(median * facts.volume_factor), facts.volume_min_rows)
         )
 
     return build

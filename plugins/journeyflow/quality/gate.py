@@ -110,20 +110,22 @@ def run_facts(conn, run_date: date) -> RunFacts:
     q = cfg.quality
     medians: dict[str, float | None] = {}
     for stream in STAGED_TABLES:
-        medians[stream] = conn.execute(
+        runs, median = conn.execute(
             text(
-                """select percentile_cont(0.5) within group (order by rows_out) from (
+                """select count(*), percentile_cont(0.5) within group (order by rows_out) from (
                      select rows_out from journeyflow.pipeline_steps
                      where step = :step and run_date < :d order by run_date desc limit :n) h"""
             ),
             {"step": f"extract_{stream}", "d": run_date, "n": q.volume_history_runs},
-        ).scalar()
+        ).one()
+        medians[stream] = median if runs >= q.volume_min_history else None
     return RunFacts(
         cutoff=cfg.cutoff(run_date),
         oldest_event=datetime.combine(q.oldest_event, daytime(0), tzinfo=UTC),
         future_grace_hours=q.future_grace_hours,
         volume_median=medians,
         volume_factor=q.volume_factor,
+        volume_min_rows=q.volume_min_rows,
     )
 
 

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -154,7 +154,7 @@ class HttpSource:
     def request_params(self, stream: Stream, since: datetime | None, cursor: str | None) -> dict:
         params: dict[str, Any] = {"limit": self.config.page_size}
         if since is not None:
-            params[stream.since_param] = since.isoformat()
+            params[stream.since_param] = since.astimezone(UTC).isoformat()
         if cursor:
             params["cursor"] = cursor
         return params

@@ -1,0 +1,372 @@
+"""The default rulebook on embedded PostgreSQL: every phase and flag at its boundaries.
+
+D = 2026-11-20, so the cut-off T is 2026-11-21 00:00 Europe/Berlin (= 2026-11-20 23:00 UTC).
+"Just meets" and "just misses" differ by one second.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from journeyflow import lifecycle
+
+BERLIN = ZoneInfo("Europe/Berlin")
+D = date(2026, 11, 20)
+T = datetime(2026, 11, 21, tzinfo=BERLIN)
+SEC = timedelta(seconds=1)
+DAY = timedelta(days=1)
+_ids = itertools.count()
+
+
+class World:
+    """Contacts and events written straight into the core tables."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def contact(self, **fields) -> str:
+        cid = fields.pop("contact_id", f"K{next(_ids)}")
+        row = {
+            "contact_id": cid, "email": f"{cid.lower()}@example.de", "email_valid": True,
+            "consent_status": "none", "consent_confirmed_at": None, "postal_opt_out": False,
+            "street": "Hauptstraße", "house_number": "1", "postal_code": "01067",
+            "city": "Dresden", "country": "DE", "last_name": "Müller",
+            "created_at": T - 1000 * DAY, "updated_at": T - 1000 * DAY,
+            "address_changed_at": T - 1000 * DAY, "first_run_date": D, "changed_run_date": D,
+        }  # fmt: skip
+        row.update(fields)
+        with self.db.transaction() as conn:
+            cols = ", ".join(row)
+            conn.execute(
+                text(
+                    f"insert into journeyflow.contacts ({cols}) values "
+                    f"({', '.join(':' + c for c in row)})"
+                ),  # fmt: skip
+                row,
+            )
+        return cid
+
+    def subscriber(self, confirmed_at: datetime, **fields) -> str:
+        return self.contact(consent_status="confirmed", consent_confirmed_at=confirmed_at, **fields)
+
+    def event(self, cid: str, etype: str, at: datetime, **props) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                text(
+                    """insert into journeyflow.events (event_id, contact_id, type, occurred_at,
+                         properties, amount, currency, product, rating, channel, kind, run_date)
+                       values (:id, :cid, :type, :at, cast(:props as jsonb), :amount, :currency,
+                               :product, :rating, :channel, :kind, :d)"""
+                ),
+                {
+                    "id": f"E{next(_ids)}",
+                    "cid": cid,
+                    "type": etype,
+                    "at": at,
+                    "props": "{}",
+                    "amount": props.get("amount", 10 if etype == "purchase" else None),
+                    "currency": "EUR" if etype == "purchase" else None,
+                    "product": props.get("product", "Stativ" if etype == "purchase" else None),
+                    "rating": props.get("rating"),
+                    "channel": props.get("channel"),
+                    "kind": props.get("kind"),
+                    "d": D,
+                },  # fmt: skip
+            )
+
+    def sent(self, cid: str, at: datetime, n: int) -> None:
+        with self.db.transaction() as conn:
+            for i in range(n):
+                conn.execute(
+                    text(
+                        "insert into journeyflow.send_log "
+                        "values (:c, 'upsell', 1, 'email', :o, :d, :at)"
+                    ),
+                    {"c": cid, "o": i + 1, "d": D, "at": at},
+                )
+
+    def run(self, day: date = D, phases_dir=None) -> None:
+        lifecycle.score(day)
+        lifecycle.assign_phases(day, phases_dir)
+
+    def phase(self, cid: str) -> str:
+        with self.db.transaction() as conn:
+            return conn.execute(
+                text("select phase from journeyflow.v_contact_phase where contact_id = :c"),
+                {"c": cid},
+            ).scalar()
+
+    def flags(self, cid: str) -> dict:
+        with self.db.transaction() as conn:
+            return dict(
+                conn.execute(
+                    text("select * from journeyflow.v_contact_flags where contact_id = :c"),
+                    {"c": cid},
+                )
+                .mappings()
+                .one()
+            )
+
+
+@pytest.fixture
+def world(db):
+    with db.transaction() as conn:
+        conn.exec_driver_sql(
+            "truncate journeyflow.contact_facts, journeyflow.phase_history, journeyflow.phase_runs,"
+            " journeyflow.phase_counts, journeyflow.phase_transitions, journeyflow.send_log"
+        )
+    return World(db)
+
+
+def customer(world: World, first: datetime, last: datetime | None = None, **fields) -> str:
+    cid = world.contact(**fields)
+    world.event(cid, "purchase", first)
+    if last:
+        world.event(cid, "purchase", last)
+    return cid
+
+
+# -- phases at their boundaries ------------------------------------------------------------------
+
+
+def test_at_risk_last_order_before_t_minus_180_days(world):
+    meets = customer(world, T - 200 * DAY, T - 180 * DAY - SEC)
+    misses = customer(world, T - 200 * DAY, T - 180 * DAY)  # exactly T-180d is not before it
+    world.run()
+    assert world.phase(meets) == "at_risk"
+    assert world.phase(misses) == "ascension"
+
+
+def test_at_risk_needs_no_engagement_in_the_last_90_days(world):
+    quiet = customer(world, T - 300 * DAY)
+    world.event(quiet, "page_view", T - 90 * DAY - SEC)
+    engaged = customer(world, T - 300 * DAY)
+    world.event(engaged, "email_click", T - 90 * DAY)  # exactly T-90d is within the 90 days
+    world.run()
+    assert world.phase(quiet) == "at_risk"
+    assert world.phase(engaged) == "ascension"
+
+
+def test_promoter_referral_within_365_days(world):
+    meets = customer(world, T - 40 * DAY)
+    world.event(meets, "referral", T - 365 * DAY)
+    misses = customer(world, T - 40 * DAY)
+    world.event(misses, "referral", T - 365 * DAY - SEC)
+    world.run()
+    assert world.phase(meets) == "promoter"
+    assert world.phase(misses) == "ascension"
+
+
+@pytest.mark.parametrize(
+    ("orders", "ratings", "phase"),
+    [
+        (3, [4, 4], "advocate"),  # average exactly 4
+        (3, [5, 3], "advocate"),  # average 4, lowest 3
+        (3, [5, 5, 2], "ascension"),  # average 4 but one review of 2
+        (3, [4, 3], "ascension"),  # average 3.5
+        (2, [5], "ascension"),  # too few orders
+        (3, [], "ascension"),  # no review at all
+    ],
+)
+def test_advocate(world, orders, ratings, phase):
+    cid = world.contact()
+    for n in range(orders):
+        world.event(cid, "purchase", T - (100 + n) * DAY)
+    for r in ratings:
+        world.event(cid, "review", T - 10 * DAY, rating=r)
+    world.run()
+    assert world.phase(cid) == phase
+
+
+def test_excitement_turns_into_ascension_30_days_after_the_first_order(world):
+    fresh = customer(world, T - 30 * DAY)  # exactly T-30d: still in the last 30 days
+    older = customer(world, T - 30 * DAY - SEC)
+    world.run()
+    assert world.phase(fresh) == "excitement"
+    assert world.phase(older) == "ascension"
+
+
+def test_subscription_and_conversion_at_14_days_after_confirmation(world):
+    fresh = world.subscriber(T - 14 * DAY)  # confirmed exactly 14 days before T
+    older = world.subscriber(T - 14 * DAY - SEC)
+    world.run()
+    assert world.phase(fresh) == "subscription"
+    assert world.phase(older) == "conversion"
+
+
+def test_engagement_needs_a_score_of_ten(world):
+    meets, misses = world.contact(), world.contact()
+    for _ in range(11):
+        world.event(meets, "page_view", T - SEC)  # 11 points, decayed by a second: just over 10
+    for _ in range(10):
+        world.event(misses, "page_view", T - SEC)  # 10 points decayed by a second: just under
+    world.run()
+    assert world.phase(meets) == "engagement"
+    assert world.phase(misses) == "awareness"
+
+
+def test_score_halves_every_90_days_and_forgets_after_365(world):
+    cid = world.contact()
+    t = T.astimezone(UTC)  # ages are elapsed time: count in UTC across the DST change
+    world.event(cid, "purchase", t - 90 * DAY)  # 20 points * 0.5
+    world.event(cid, "newsletter_signup", t - 180 * DAY)  # 10 * 0.25
+    world.event(cid, "referral", T - 365 * DAY - SEC)  # too old to count
+    world.run()
+    with world.db.transaction() as conn:
+        score, level = conn.execute(
+            text("select score, engagement_level from journeyflow.v_contact_phase "
+                 "where contact_id = :c"), {"c": cid},
+        ).one()  # fmt: skip
+    assert score == pytest.approx(12.5) and level == "warm"
+
+
+def test_first_match_wins(world):
+    both = customer(world, T - 400 * DAY, T - 200 * DAY)  # at_risk and promoter at once
+    world.event(both, "referral", T - 100 * DAY)
+    world.run()
+    assert world.phase(both) == "at_risk"
+
+
+def test_an_order_at_2330_berlin_on_d_counts_for_d(world):
+    late = world.contact()
+    world.event(late, "purchase", datetime(2026, 11, 20, 23, 30, tzinfo=BERLIN))
+    tomorrow = world.contact()
+    world.event(tomorrow, "purchase", datetime(2026, 11, 21, 0, 0, tzinfo=BERLIN))
+    world.run()
+    assert world.phase(late) == "excitement"
+    assert world.flags(tomorrow)["order_count"] == 0
+
+
+# -- flags ---------------------------------------------------------------------------------------
+
+
+def test_email_ok(world):
+    ok = world.subscriber(T - 100 * DAY)
+    world.event(ok, "unsubscribe", T - 200 * DAY, channel="email")  # before the new opt-in
+    world.event(ok, "email_bounce", T - 10 * DAY, kind="soft")
+    unsubscribed = world.subscriber(T - 100 * DAY)
+    world.event(unsubscribed, "unsubscribe", T - 10 * DAY, channel="email")
+    bounced = world.subscriber(T - 100 * DAY)
+    world.event(bounced, "email_bounce", T - 10 * DAY, kind="hard")
+    no_proof = world.contact(consent_status="confirmed")
+    broken = world.subscriber(T - 100 * DAY, email_valid=False)
+    pending = world.contact(consent_status="pending")
+    world.run()
+    assert world.flags(ok)["email_ok"] is True
+    for cid in (unsubscribed, bounced, no_proof, broken, pending):
+        assert world.flags(cid)["email_ok"] is False, cid
+        assert world.flags(cid)["email_dead"] is True
+
+
+def test_email_dead_after_three_unanswered_campaign_emails(world):
+    dead = world.subscriber(T - 300 * DAY)
+    world.sent(dead, T - 100 * DAY, 3)
+    alive = world.subscriber(T - 300 * DAY)
+    world.sent(alive, T - 100 * DAY, 3)
+    world.event(alive, "email_open", T - 50 * DAY)
+    two = world.subscriber(T - 300 * DAY)
+    world.sent(two, T - 100 * DAY, 2)
+    world.run()
+    assert world.flags(dead)["email_dead"] is True
+    assert world.flags(alive)["email_dead"] is False
+    assert world.flags(two)["email_dead"] is False
+
+
+def test_postal_ok(world):
+    ok_de = world.contact(postal_code="01067")
+    ok_at = world.contact(country="AT", postal_code="1010")
+    short_de = world.contact(postal_code="1067")
+    no_street = world.contact(street=None)
+    opted_out = world.contact(postal_opt_out=True)
+    objected = world.contact()
+    world.event(objected, "unsubscribe", T - 5 * DAY, channel="postal")
+    returned = world.contact(address_changed_at=T - 100 * DAY)
+    world.event(returned, "postal_return", T - 50 * DAY)
+    moved = world.contact(address_changed_at=T - 10 * DAY)
+    world.event(moved, "postal_return", T - 50 * DAY)  # the letter went to the old address
+    world.run()
+    for cid in (ok_de, ok_at, moved):
+        assert world.flags(cid)["postal_ok"] is True, cid
+    for cid in (short_de, no_street, opted_out, objected, returned):
+        assert world.flags(cid)["postal_ok"] is False, cid
+
+
+def test_bad_payer_within_365_days_and_bad_reviewer_ever(world):
+    payer = world.contact()
+    world.event(payer, "payment_overdue", T - 365 * DAY)
+    old_debt = world.contact()
+    world.event(old_debt, "payment_overdue", T - 365 * DAY - SEC)
+    harsh = world.contact()
+    world.event(harsh, "review", T - 3000 * DAY, rating=2)
+    fair = world.contact()
+    world.event(fair, "review", T - 3 * DAY, rating=3)
+    world.run()
+    assert world.flags(payer)["bad_payer"] and not world.flags(old_debt)["bad_payer"]
+    assert world.flags(harsh)["bad_reviewer"] and not world.flags(fair)["bad_reviewer"]
+
+
+# -- history, time travel, files ------------------------------------------------------------------
+
+
+def test_time_travel_excitement_ascension_at_risk_with_history(world):
+    bought = T - 5 * DAY
+    cid = customer(world, bought)
+    days = [D, D + timedelta(days=40), D + timedelta(days=200)]
+    for day in days:
+        world.run(day)
+    world.run(days[-1])  # re-running the last date changes nothing
+    with world.db.transaction() as conn:
+        history = conn.execute(
+            text("select phase, entered_at, left_at from journeyflow.v_phase_history "
+                 "where contact_id = :c order by entered_at"), {"c": cid},
+        ).all()  # fmt: skip
+        moves = conn.execute(
+            text("select from_phase, to_phase from journeyflow.phase_transitions "
+                 "where contacts > 0 order by run_date")
+        ).all()  # fmt: skip
+    assert [h.phase for h in history] == ["excitement", "ascension", "at_risk"]
+    assert history[0].left_at == history[1].entered_at and history[2].left_at is None
+    assert [tuple(m) for m in moves] == [
+        ("(new)", "excitement"),
+        ("excitement", "ascension"),
+        ("ascension", "at_risk"),
+    ]
+
+
+def test_a_new_phase_file_needs_no_code(world, tmp_path):
+    phases = tmp_path / "phases"
+    shutil.copytree(lifecycle.PHASES_DIR, phases)
+    (phases / "35_vip.sql").write_text(
+        "-- phase: vip\n-- rule: Customers with 1,000 or more in revenue.\n"
+        "select contact_id from facts where revenue >= 1000\n"
+    )
+    vip = world.contact()
+    world.event(vip, "purchase", T - 100 * DAY, amount=1200)
+    regular = customer(world, T - 100 * DAY)
+    world.run(phases_dir=phases)
+    assert world.phase(vip) == "vip" and world.phase(regular) == "ascension"
+
+
+def test_phases_check_names_the_broken_file_and_line(world, tmp_path):
+    phases = tmp_path / "phases"
+    shutil.copytree(lifecycle.PHASES_DIR, phases)
+    (phases / "35_vip.sql").write_text(
+        "-- phase: vip\n-- rule: Big spenders.\nselect contact_id\nform facts\nwhere revenue > 1\n"
+    )
+    (phases / "36_vip_too.sql").write_text(
+        "-- phase: vip_too\n-- rule: Two columns.\nselect contact_id, revenue from facts\n"
+    )
+    (phases / "40_again.sql").write_text(
+        "-- phase: again\n-- rule: Same priority.\nselect contact_id from facts\n"
+    )
+    errors, warnings = lifecycle.check_phases(phases)
+    assert any(e.startswith("sql/phases/35_vip.sql: line 4: syntax error") for e in errors), errors
+    assert any("36_vip_too.sql: selects ['contact_id', 'revenue']" in w for w in warnings)
+    assert any("priority 40 is also used" in w for w in warnings)
+    assert lifecycle.check_phases()[0] == []
