@@ -76,6 +76,7 @@ def _strip(sql: str) -> str:
 
 def _facts(conn: Connection, params: dict[str, Any], only: str | None = None) -> None:
     """Create the temporary table ``facts`` for this transaction."""
+    conn.exec_driver_sql("set local work_mem = '256MB'")  # one hash aggregate over all events
     conn.exec_driver_sql("drop table if exists pg_temp.facts")
     conn.execute(
         text(f"create temp table facts on commit drop as {_strip(FACTS_SQL.read_text())}"),

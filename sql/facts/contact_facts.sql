@@ -1,7 +1,19 @@
 -- Contact facts as of the cut-off T (:cutoff), for every contact at once, in one pass over events.
 -- Every number is a bound parameter from journeyflow.yaml (rules.*). Only events before T count.
 -- :only limits the pass to one contact (journeyflow explain); null means everyone.
-with events as (
+with bounds as (  -- the windows, computed once (not once per event)
+    select
+        date_part('epoch', cast(:cutoff as timestamptz)) as cutoff_epoch,  -- float8, not numeric
+        :cutoff - make_interval(days => :score_window_days) as score_since,
+        :cutoff - make_interval(days => :bad_payer_days) as bad_payer_since
+),
+
+points as (
+    select key as type, value::double precision as points
+    from jsonb_each_text(cast(:score_points as jsonb))
+),
+
+events as (
     select *
     from journeyflow.events
     where occurred_at < :cutoff
@@ -10,8 +22,9 @@ with events as (
 
 first_purchase as (
     select distinct on (contact_id) contact_id, product
-    from events
-    where type = 'purchase'
+    from journeyflow.events
+    where type = 'purchase' and occurred_at < :cutoff
+      and (cast(:only as text) is null or contact_id = :only)
     order by contact_id, occurred_at, event_id
 ),
 
@@ -30,13 +43,11 @@ behaviour as (
         max(occurred_at) filter (where type = 'referral') as last_referral_at,
         max(occurred_at) filter (where type in ('email_open', 'email_click')) as last_response_at,
         coalesce(sum(
-            coalesce((cast(:score_points as jsonb) ->> type)::double precision, 0)
-            * power(0.5, extract(epoch from (:cutoff - occurred_at)) / 86400.0
-                         / :score_half_life_days)
-        ) filter (where occurred_at >= :cutoff - make_interval(days => :score_window_days)), 0)
-            as score,
-        bool_or(type = 'payment_overdue'
-                and occurred_at >= :cutoff - make_interval(days => :bad_payer_days)) as bad_payer,
+            p.points * power(cast(0.5 as float8),
+                             (w.cutoff_epoch - date_part('epoch', occurred_at))
+                             / (cast(86400 as float8) * :score_half_life_days))
+        ) filter (where occurred_at >= w.score_since), 0) as score,
+        bool_or(type = 'payment_overdue' and occurred_at >= w.bad_payer_since) as bad_payer,
         bool_or(type = 'review' and rating <= :bad_review_max_rating) as bad_reviewer,
         max(occurred_at) filter (where type = 'unsubscribe' and channel = 'email')
             as email_unsubscribed_at,
@@ -44,6 +55,8 @@ behaviour as (
         bool_or(type = 'unsubscribe' and channel = 'postal') as postal_unsubscribed,
         max(occurred_at) filter (where type = 'postal_return') as postal_returned_at
     from events
+    cross join bounds w
+    left join points p using (type)
     group by contact_id
 ),
 
