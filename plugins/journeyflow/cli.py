@@ -185,7 +185,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     warehouse.start_embedded()
     print(f"Airflow UI: http://localhost:{args.port}  (user admin)")
     print(f"password: see {home / 'simple_auth_manager_passwords.json.generated'}", flush=True)
-    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    bin_dir = os.path.dirname(sys.executable)  # standalone starts its parts as `airflow ...`
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    airflow = os.path.join(bin_dir, "airflow")
     proc = subprocess.Popen([airflow, "standalone"], start_new_session=True)
     try:
         return proc.wait()
