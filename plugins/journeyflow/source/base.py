@@ -75,21 +75,26 @@ class Stream:
         kept: list = []
         bad: list[tuple[str | None, str, Any]] = []
         careful = self.to_row
+
+        def take(rec: Any) -> None:
+            try:
+                rows.append(careful(rec))
+                kept.append(rec)
+            except Malformed as exc:
+                bad.append((exc.record_id, exc.reason, rec))
+
         if page.raws is not None and self.record_decoder is not None:
             decode, fast = self.record_decoder.decode, self.struct_row
             for raw in page.raws:
                 try:
                     rows.append(fast(decode(raw)))
                     kept.append(raw)
-                    continue
                 except (msgspec.ValidationError, Unusual):
-                    rec = msgspec.json.decode(raw)
-                try:
-                    rows.append(careful(rec))
-                    kept.append(rec)
-                except Malformed as exc:
-                    bad.append((exc.record_id, exc.reason, rec))
-            return rows, kept, bad
+                    take(msgspec.json.decode(raw))
+        else:
+            for rec in page.records:
+                take(rec)
+        return rows, kept, bad
         for rec in page.records:
             try:
                 rows.append(careful(rec))
