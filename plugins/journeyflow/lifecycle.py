@@ -120,8 +120,9 @@ def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
             try:
                 conn.execute(
                     text(
-                        f"insert into assigned select q.contact_id, :phase, :priority "
-                        f"from ({_strip(rule.sql)}) q on conflict (contact_id) do nothing"
+                        f"insert into assigned select distinct q.contact_id, :phase, :priority "
+                        f"from ({_strip(rule.sql)}) q where not exists "
+                        "(select from assigned a where a.contact_id = q.contact_id)"
                     ),
                     {**params, "phase": rule.phase, "priority": rule.priority},
                 )

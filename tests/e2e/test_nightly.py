@@ -75,3 +75,18 @@ def test_rerun_changes_nothing_and_next_day_pulls_only_the_delta(nightly, db):
     assert run2["extract_events"].rows_in == expected_events
     assert 0 < expected_events < run1["extract_events"].rows_in / 10
     assert after["events"][0] > first["events"][0]
+
+
+def test_cli_run_twice_leaves_core_tables_identical(airflow_db, db, monkeypatch, capsys):
+    from journeyflow import cli
+
+    monkeypatch.setenv("JOURNEYFLOW_DEMO_CONTACTS", "300")
+    assert cli.main(["run", "--date", D.isoformat()]) == 0
+    with db.transaction() as conn:
+        first = table_fingerprints(conn)
+    assert cli.main(["run", "--date", D.isoformat()]) == 0
+    with db.transaction() as conn:
+        assert table_fingerprints(conn) == first
+    out = capsys.readouterr().out
+    assert f"journeyflow_nightly {D}: SUCCESS" in out
+    assert "quality gate: passed" in out and "awareness" in out
