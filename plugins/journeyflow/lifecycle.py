@@ -92,10 +92,11 @@ def score(run_date: date) -> StepResult:
     started = time.perf_counter()
     params = settings.load_config().rule_params(run_date)
     with warehouse.transaction() as conn:
-        _facts(conn, params)
+        conn.exec_driver_sql("set local work_mem = '256MB'")  # one hash aggregate over all events
         conn.exec_driver_sql("truncate journeyflow.contact_facts")
-        result.rows_out = conn.exec_driver_sql(
-            "insert into journeyflow.contact_facts select * from facts"
+        result.rows_out = conn.execute(
+            text(f"insert into journeyflow.contact_facts {_strip(FACTS_SQL.read_text())}"),
+            {**params, "only": None},
         ).rowcount
         result.rows_in = result.rows_out
         result.seconds = time.perf_counter() - started

@@ -217,7 +217,7 @@ def _run_gx(run_date: date, checks: tuple[Check, ...], facts: RunFacts) -> list[
                 name="journeyflow_gate",
                 validation_definitions=definitions,
                 actions=[UpdateDataDocsAction(name="data_docs")],
-                result_format={"result_format": "BASIC"},
+                result_format={"result_format": "BASIC", "partial_unexpected_count": 0},
             )
         )
         result = checkpoint.run(run_id=RunIdentifier(run_name=run_date.isoformat()))
