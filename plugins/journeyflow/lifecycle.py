@@ -92,11 +92,10 @@ def score(run_date: date) -> StepResult:
     started = time.perf_counter()
     params = settings.load_config().rule_params(run_date)
     with warehouse.transaction() as conn:
-        conn.exec_driver_sql("set local work_mem = '256MB'")  # one hash aggregate over all events
+        _facts(conn, params)
         conn.exec_driver_sql("truncate journeyflow.contact_facts")
-        result.rows_out = conn.execute(
-            text(f"insert into journeyflow.contact_facts {_strip(FACTS_SQL.read_text())}"),
-            {**params, "only": None},
+        result.rows_out = conn.exec_driver_sql(
+            "insert into journeyflow.contact_facts select * from facts"
         ).rowcount
         result.rows_in = result.rows_out
         result.seconds = time.perf_counter() - started
@@ -121,9 +120,8 @@ def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
             try:
                 conn.execute(
                     text(
-                        f"insert into assigned select distinct q.contact_id, :phase, :priority "
-                        f"from ({_strip(rule.sql)}) q where not exists "
-                        "(select from assigned a where a.contact_id = q.contact_id)"
+                        f"insert into assigned select q.contact_id, :phase, :priority "
+                        f"from ({_strip(rule.sql)}) q on conflict (contact_id) do nothing"
                     ),
                     {**params, "phase": rule.phase, "priority": rule.priority},
                 )
