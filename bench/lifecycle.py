@@ -10,13 +10,11 @@ assign_phases and report are timed.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import shutil
-import tempfile
 import time
 from datetime import date
-from pathlib import Path
+
+from scratch import scratch_warehouse
 
 FILL = """
 insert into journeyflow.contacts
@@ -56,22 +54,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="jf-bench-phases-"))
-    os.environ["JOURNEYFLOW_HOME"] = str(home)
 
-    from sqlalchemy import text
+    with scratch_warehouse("jf-bench-phases-", FILL, args.contacts) as fill_seconds:
+        from sqlalchemy import text
 
-    from journeyflow import lifecycle, migrate, warehouse
+        from journeyflow import lifecycle, warehouse
 
-    try:
-        migrate.migrate()
-        started = time.perf_counter()
-        with warehouse.transaction() as conn:
-            for statement in FILL.split(";"):
-                if statement.strip():
-                    conn.execute(text(statement), {"n": args.contacts})
         print(f"warehouse: {args.contacts:,} contacts, {10 * args.contacts:,} events "
-              f"({time.perf_counter() - started:.1f}s to fill, not timed)\n")  # fmt: skip
+              f"({fill_seconds:.1f}s to fill, not timed)\n")  # fmt: skip
         total = 0.0
         for step in (lifecycle.score, lifecycle.assign_phases, lifecycle.report):
             t0 = time.perf_counter()
@@ -81,16 +71,11 @@ def main() -> None:
             print(f"{result.step:<15}{seconds:>8.1f}s  {result.rows_out:>12,} rows")
         print(f"{'total':<15}{total:>8.1f}s")
         with warehouse.transaction() as conn:
-            for phase, n in conn.execute(
-                text("select phase, contacts from journeyflow.v_phase_counts")
-            ):
+            counts = conn.execute(text("select phase, contacts from journeyflow.v_phase_counts"))
+            for phase, n in counts:
                 print(f"  {phase:<14}{n:>10,}")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS: {peak:,.0f} MB")
-    finally:
-        warehouse.engine().dispose()
-        warehouse.stop_embedded()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
