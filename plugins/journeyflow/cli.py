@@ -142,9 +142,7 @@ def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
         docs = settings.home() / "data_docs" / summary["run_date"] / "index.html"
         lines.append(f"  data docs: {docs}")
     if summary.get("phases"):
-        lines += ["", f"  {'phase':<14}{'contacts':>10}{'change':>9}"]
-        for p in summary["phases"]:
-            lines.append(f"  {p['phase']:<14}{p['contacts']:>10,}{p['change']:>+9,}")
+        lines += ["", f"  {'phase':<14}{'contacts':>10}{'change':>9}", *_phase_lines(summary)]
     totals = summary["totals"]
     lines += [
         "",
@@ -152,6 +150,10 @@ def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
         f"{totals['quarantined']:,} records in quarantine",
     ]
     return "\n".join(lines)
+
+
+def _phase_lines(data: dict[str, Any]) -> list[str]:
+    return [f"  {p['phase']:<14}{p['contacts']:>10,}{p['change']:>+9,}" for p in data["phases"]]
 
 
 def cmd_demo_source(args: argparse.Namespace) -> int:
@@ -272,8 +274,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     print(f"journeyflow report for {rep['run_date']}\n")
     print("contacts per phase (change since the run before)")
-    for p in rep["phases"]:
-        print(f"  {p['phase']:<14}{p['contacts']:>10,}{p['change']:>+9,}")
+    print("\n".join(_phase_lines(rep)))
     print("\ntransitions this run (from -> to)")
     for t in rep["transitions"]:
         print(f"  {t['from_phase']:>14} -> {t['to_phase']:<14}{t['contacts']:>10,}")

@@ -237,12 +237,8 @@ def _describe(rule: PhaseRule, exc: DBAPIError) -> str:
     """'sql/phases/35_vip.sql: line 4: syntax error at or near "form"'."""
     orig = exc.orig
     message = str(orig).strip().splitlines()[0] if orig else str(exc)
-    position = getattr(getattr(orig, "diag", None), "statement_position", None)
-    line = ""
-    if position:
-        # the statement wraps the file: find the offending text in the file itself
-        line = _line_of(rule, message)
-    return f"{rule.name}: {line}{message}"
+    # the statement wraps the file, so PostgreSQL's position is not the file's: find the text
+    return f"{rule.name}: {_line_of(rule, message)}{message}"
 
 
 def _line_of(rule: PhaseRule, message: str) -> str:
@@ -256,14 +252,15 @@ def _line_of(rule: PhaseRule, message: str) -> str:
     return ""
 
 
-def phase_of_contact(conn: Connection, contact_id: str) -> str | None:
-    return conn.execute(
-        text("select phase from journeyflow.v_contact_phase where contact_id = :c"),
-        {"c": contact_id},
-    ).scalar()
-
-
 # -- reports ------------------------------------------------------------------------------------
+
+# contacts per phase for D with the change since the run before (report and run summary)
+PHASE_COUNTS_SQL = """
+    select c.phase, c.contacts, c.contacts - coalesce(p.contacts, 0) as change
+    from journeyflow.phase_counts c
+    left join journeyflow.phase_counts p on p.phase = c.phase and p.run_date = (
+        select max(run_date) from journeyflow.phase_counts where run_date < :d)
+    where c.run_date = :d order by c.priority"""
 
 REPORT_SQL = {
     "report_cohorts": """
@@ -318,13 +315,7 @@ def read_report(run_date: date | None = None) -> dict[str, Any]:
 
         return {
             "run_date": run_date,
-            "phases": rows(
-                """select c.phase, c.contacts, c.contacts - coalesce(p.contacts, 0) as change
-                   from journeyflow.phase_counts c
-                   left join journeyflow.phase_counts p on p.phase = c.phase and p.run_date = (
-                       select max(run_date) from journeyflow.phase_counts where run_date < :d)
-                   where c.run_date = :d order by c.priority"""
-            ),
+            "phases": rows(PHASE_COUNTS_SQL),
             "transitions": rows(
                 """select from_phase, to_phase, contacts from journeyflow.phase_transitions
                    where run_date = :d order by contacts desc"""

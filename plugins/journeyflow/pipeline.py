@@ -450,6 +450,8 @@ def _merge_events(conn: Connection, run_date: date) -> int:
 
 def summary(run_date: date) -> dict[str, Any]:
     """What D did: steps with counts and seconds, and quarantine reasons, for people to read."""
+    from journeyflow.lifecycle import PHASE_COUNTS_SQL  # lifecycle builds on this module
+
     with warehouse.transaction() as conn:
         steps = [
             dict(row._mapping)
@@ -483,18 +485,7 @@ def summary(run_date: date) -> dict[str, Any]:
             )
         ]
         phases = [
-            dict(row._mapping)
-            for row in conn.execute(
-                text(
-                    """select c.phase, c.contacts, c.contacts - coalesce(p.contacts, 0) as change
-                       from journeyflow.phase_counts c
-                       left join journeyflow.phase_counts p on p.phase = c.phase
-                        and p.run_date = (select max(run_date) from journeyflow.phase_counts
-                                          where run_date < :d)
-                       where c.run_date = :d order by c.priority"""
-                ),
-                {"d": run_date},
-            )
+            dict(row._mapping) for row in conn.execute(text(PHASE_COUNTS_SQL), {"d": run_date})
         ]
         totals = conn.execute(
             text(
