@@ -146,7 +146,7 @@ def journeyflow_nightly():
             def audience(campaign: str = name) -> int:
                 from journeyflow import campaigns
 
-                return campaigns.audience_sizes()[campaign]
+                return campaigns.audience_sizes((campaign,))[campaign]
 
             audience()
         campaign_groups.append(group)

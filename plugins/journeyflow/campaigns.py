@@ -26,12 +26,12 @@ def audience_sql(campaign: str) -> str:
     return (CAMPAIGNS_DIR / f"{campaign}.sql").read_text(encoding="utf-8").strip().rstrip(";")
 
 
-def audience_sizes() -> dict[str, int]:
+def audience_sizes(campaigns: tuple[str, ...] = CAMPAIGNS) -> dict[str, int]:
     """How many contacts each campaign's audience holds right now."""
     with warehouse.transaction() as conn:
         return {
             c: conn.execute(text(f"select count(*) from ({audience_sql(c)}) a")).scalar_one()
-            for c in CAMPAIGNS
+            for c in campaigns
         }
 
 
