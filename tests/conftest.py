@@ -26,7 +26,8 @@ airflow_env.configure()
 
 CORE_TABLES = (
     "contacts", "events", "watermarks", "quarantine", "pipeline_runs", "pipeline_steps",
-    "validation_results",
+    "validation_results", "contact_facts", "send_log", "campaign_decisions", "outbox",
+    "suppressions",
 )  # fmt: skip
 
 

@@ -63,6 +63,60 @@ class QualityConfig:
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Offer:
+    code: str
+    percent: int
+    valid_days: int = 14
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """One campaign of ``campaigns.list``: who (sql/campaigns/<name>.sql), what and how often."""
+
+    name: str
+    channels: tuple[str, ...] = ("email",)
+    anchor: str | None = None  # consent_confirmed_at | first_order_at: step delays count from it
+    steps: tuple[tuple[int, int], ...] = ((1, 0),)  # (step number, delay in days)
+    repeat_days: int | None = None  # None: every step once per contact
+    tone: str = "informal"  # formal | informal (the greeting)
+    offer: Offer | None = None
+
+    @property
+    def audience_file(self) -> Path:
+        return SQL_DIR / "campaigns" / f"{self.name}.sql"
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    from_address: str = "Lichtblick Fotoversand <news@lichtblick.example>"
+    batch_size: int = 200
+    rate_per_second: float = 0.0  # 0: as fast as the server accepts
+    retries: int = 3  # per message and run, for 4xx answers and lost connections
+    backoff_seconds: float = 2.0  # doubles per retry
+    defer_minutes: int = 60  # a message still refused after the retries waits this long
+    max_attempts: int = 10  # ... and fails after this many attempts over all runs
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class CampaignsConfig:
+    per_run_date: int = 1  # campaign emails per contact and run date
+    per_week: int = 3  # ... and in the run dates D-6..D
+    unsubscribe_url: str = "http://localhost:8080/journeyflow/u/"
+    message_id_domain: str = "lichtblick.example"
+    brand: dict[str, Any] = field(default_factory=dict)
+    sender: SenderConfig = field(default_factory=SenderConfig)
+    campaigns: tuple[Campaign, ...] = ()
+
+    def get(self, name: str) -> Campaign:
+        for campaign in self.campaigns:
+            if campaign.name == name:
+                return campaign
+        known = ", ".join(c.name for c in self.campaigns)
+        raise ConfigError(f"{config_path()}: no campaign {name!r} in campaigns.list ({known})")
+
+
 RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "score": {"window_days": 365, "half_life_days": 90, "warm_from": 10, "hot_from": 50,
               "points": {"page_view": 1, "comment": 2, "email_open": 1, "email_click": 3,
@@ -82,6 +136,7 @@ class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     rules: dict[str, dict[str, Any]] = field(default_factory=lambda: RULE_DEFAULTS)
+    campaigns: CampaignsConfig = field(default_factory=lambda: _campaigns({}))
     raw: dict[str, Any] = field(default_factory=dict)
 
     def rule_params(self, run_date: date) -> dict[str, Any]:
@@ -144,8 +199,43 @@ def parse_config(raw: dict[str, Any]) -> Config:
         backoff_max=_positive("source", "backoff_max", src.get("backoff_max", 60.0)),
     )
     return Config(
-        timezone=str(tz), source=source, quality=_quality(raw.get("quality") or {}), raw=raw
+        timezone=str(tz),
+        source=source,
+        quality=_quality(raw.get("quality") or {}),
+        rules=_rules(raw.get("rules") or {}),
+        campaigns=_campaigns(raw.get("campaigns") or {}),
+        raw=raw,
     )
+
+
+def _rules(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The rulebook numbers: the defaults of DESIGN.md, overridden key by key."""
+    if not isinstance(r, dict):
+        raise ConfigError(f"{config_path()}: rules must be a mapping of score, flags, phases")
+    merged: dict[str, dict[str, Any]] = {}
+    for section, defaults in RULE_DEFAULTS.items():
+        given = r.get(section) or {}
+        if not isinstance(given, dict) or set(given) - set(defaults):
+            raise ConfigError(
+                f"{config_path()}: unknown keys in rules.{section}: "
+                f"{sorted(set(given) - set(defaults))}; known: {', '.join(sorted(defaults))}"
+            )
+        merged[section] = {**defaults, **given}
+        for key, value in merged[section].items():
+            if key == "points":
+                if not isinstance(value, dict) or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+                ):
+                    raise ConfigError(
+                        f"{config_path()}: rules.score.points must map event types to numbers"
+                    )
+            else:
+                _positive(f"rules.{section}", key, value)
+    if set(r) - set(RULE_DEFAULTS):
+        raise ConfigError(
+            f"{config_path()}: unknown sections in rules: {sorted(set(r) - set(RULE_DEFAULTS))}"
+        )
+    return merged
 
 
 def _quality(q: dict[str, Any]) -> QualityConfig:
@@ -198,3 +288,105 @@ def load_config() -> Config:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     return parse_config(raw)
+
+
+ANCHORS = ("consent_confirmed_at", "first_order_at")
+CAMPAIGN_KEYS = {"channels", "anchor", "steps", "repeat", "tone", "offer"}
+
+
+def _campaigns(c: dict[str, Any]) -> CampaignsConfig:
+    """Validate ``campaigns:``; the order of ``campaigns.list`` is the priority under the caps."""
+    where = f"{config_path()}: campaigns"
+    if not isinstance(c, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    known = {"caps", "unsubscribe_url", "message_id_domain", "brand", "sender", "list"}
+    if set(c) - known:
+        raise ConfigError(f"{where}: unknown keys {sorted(set(c) - known)}")
+    caps = c.get("caps") or {}
+    if set(caps) - {"per_run_date", "per_week"}:
+        raise ConfigError(f"{where}.caps takes per_run_date and per_week")
+    snd = c.get("sender") or {}
+    fields = {f: getattr(SenderConfig(), f) for f in SenderConfig.__dataclass_fields__}
+    if set(snd) - set(fields) - {"from"}:
+        raise ConfigError(f"{where}.sender: unknown keys {sorted(set(snd) - set(fields))}")
+    values = {k: snd.get(k, v) for k, v in fields.items() if k != "from_address"}
+    for key in ("batch_size", "timeout_seconds", "max_attempts"):
+        _positive("campaigns.sender", key, values[key])
+    sender = SenderConfig(from_address=str(snd.get("from", fields["from_address"])), **values)
+    items = c.get("list") or {}
+    if not isinstance(items, dict):
+        raise ConfigError(f"{where}.list must map campaign names to their settings")
+    campaigns = tuple(_campaign(name, spec or {}) for name, spec in items.items())
+    defaults = CampaignsConfig()
+    return CampaignsConfig(
+        per_run_date=_positive("campaigns.caps", "per_run_date", caps.get("per_run_date", 1), int),
+        per_week=_positive("campaigns.caps", "per_week", caps.get("per_week", 3), int),
+        unsubscribe_url=str(c.get("unsubscribe_url", defaults.unsubscribe_url)),
+        message_id_domain=str(c.get("message_id_domain", defaults.message_id_domain)),
+        brand=dict(c.get("brand") or {}),
+        sender=sender,
+        campaigns=campaigns,
+    )
+
+
+def _campaign(name: str, spec: dict[str, Any]) -> Campaign:
+    where = f"{config_path()}: campaigns.list.{name}"
+    if not str(name).replace("_", "").isalnum() or not str(name).islower():
+        raise ConfigError(f"{where}: a campaign name is lower-case letters, digits and _")
+    if not isinstance(spec, dict) or set(spec) - CAMPAIGN_KEYS:
+        raise ConfigError(f"{where}: known keys are {', '.join(sorted(CAMPAIGN_KEYS))}")
+    channels = tuple(spec.get("channels", ["email"]))
+    if not channels or set(channels) - {"email", "postal"}:
+        raise ConfigError(f"{where}.channels must list email and/or postal")
+    anchor = spec.get("anchor")
+    if anchor is not None and anchor not in ANCHORS:
+        raise ConfigError(f"{where}.anchor must be one of {', '.join(ANCHORS)} (or left out)")
+    raw_steps = spec.get("steps", [0])
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise ConfigError(f"{where}.steps must list the delays in days, e.g. [0, 3, 7]")
+    delays = []
+    for delay in raw_steps:
+        if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
+            raise ConfigError(f"{where}.steps: {delay!r} is not a delay in whole days >= 0")
+        delays.append(delay)
+    if delays != sorted(delays):
+        raise ConfigError(f"{where}.steps: delays must not decrease, got {delays}")
+    repeat = spec.get("repeat", "once")
+    if repeat == "once":
+        repeat_days = None
+    elif isinstance(repeat, dict) and set(repeat) == {"every_days"}:
+        repeat_days = _positive(f"campaigns.list.{name}.repeat", "every_days",
+                                repeat["every_days"], int)  # fmt: skip
+        if len(delays) > 1:
+            raise ConfigError(f"{where}: a repeating campaign has one step")
+    else:
+        raise ConfigError(f"{where}.repeat must be 'once' or {{every_days: N}}")
+    tone = spec.get("tone", "informal")
+    if tone not in ("formal", "informal"):
+        raise ConfigError(f"{where}.tone must be formal or informal")
+    offer = spec.get("offer")
+    if offer is not None:
+        if not isinstance(offer, dict) or not {"code", "percent"} <= set(offer):
+            raise ConfigError(f"{where}.offer needs code and percent (valid_days optional)")
+        offer = Offer(
+            code=str(offer["code"]),
+            percent=_positive(f"campaigns.list.{name}.offer", "percent", offer["percent"], int),
+            valid_days=_positive(
+                f"campaigns.list.{name}.offer", "valid_days", offer.get("valid_days", 14), int
+            ),  # fmt: skip
+        )
+    campaign = Campaign(
+        name=name,
+        channels=channels,
+        anchor=anchor,
+        steps=tuple((i + 1, d) for i, d in enumerate(delays)),
+        repeat_days=repeat_days,
+        tone=tone,
+        offer=offer,
+    )
+    if not campaign.audience_file.exists():
+        raise ConfigError(
+            f"{where}: its audience query {campaign.audience_file} is missing; "
+            f"add sql/campaigns/{name}.sql"
+        )
+    return campaign

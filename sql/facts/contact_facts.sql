@@ -60,26 +60,50 @@ behaviour as (
     group by contact_id
 ),
 
-sends as (
+sends as (  -- campaign emails of the run dates before D within the window (see send_log)
     select contact_id, count(*) as emails
     from journeyflow.send_log
     where channel = 'email'
-      and sent_at >= :cutoff - make_interval(days => :email_dead_days) and sent_at < :cutoff
+      and run_date >= cast(:run_date as date) - :email_dead_days and run_date < :run_date
       and (cast(:only as text) is null or contact_id = :only)
     group by contact_id
+),
+
+last_purchase as (
+    select distinct on (contact_id) contact_id, product
+    from journeyflow.events
+    where type = 'purchase' and occurred_at < :cutoff
+      and (cast(:only as text) is null or contact_id = :only)
+    order by contact_id, occurred_at desc, event_id desc
+),
+
+suppressed as (  -- unsubscribe link and hard bounces at sending: honoured by every later run
+    select
+        s.contact_id,
+        max(s.reason) filter (where s.channel = 'email') as email_reason,
+        bool_or(s.channel = 'postal') as postal
+    from journeyflow.suppressions s
+    join journeyflow.contacts c using (contact_id)
+    where (s.address = '' or s.address = lower(c.email))
+      and (cast(:only as text) is null or s.contact_id = :only)
+    group by s.contact_id
 ),
 
 contacts as (
     select
         c.*,
-        coalesce(
-            c.email_valid
-            and c.consent_status = 'confirmed'
-            and c.consent_confirmed_at < :cutoff
-            and coalesce(b.email_unsubscribed_at <= c.consent_confirmed_at, true)
-            and coalesce(b.hard_bounce_at <= c.consent_confirmed_at, true),
-            false
-        ) as email_ok,
+        case
+            when c.email is null then 'no email address'
+            when not coalesce(c.email_valid, false) then 'invalid email address'
+            when c.consent_status is distinct from 'confirmed' then
+                'no email consent (' || coalesce(c.consent_status, 'none') || ')'
+            when c.consent_confirmed_at is null or c.consent_confirmed_at >= :cutoff then
+                'no confirmed double opt-in'
+            when b.email_unsubscribed_at > c.consent_confirmed_at then 'unsubscribed (email)'
+            when b.hard_bounce_at > c.consent_confirmed_at then 'hard bounce'
+            when s.email_reason = 'unsubscribe_link' then 'unsubscribed (link in an email)'
+            when s.email_reason is not null then 'address rejected by the mail server (5xx)'
+        end as email_block,
         coalesce(
             c.street is not null and c.house_number is not null and c.city is not null
             and case c.country
@@ -90,11 +114,13 @@ contacts as (
             end
             and not c.postal_opt_out
             and not coalesce(b.postal_unsubscribed, false)
+            and not coalesce(s.postal, false)
             and coalesce(b.postal_returned_at <= c.address_changed_at, true),
             false
         ) as postal_ok
     from journeyflow.contacts c
     left join behaviour b using (contact_id)
+    left join suppressed s using (contact_id)
     where c.created_at < :cutoff
       and (cast(:only as text) is null or c.contact_id = :only)
 ),
@@ -118,8 +144,8 @@ final as (
             when coalesce(b.score, 0) >= :score_warm_from then 'warm'
             else 'cold'
         end as engagement_level,
-        c.email_ok,
-        not c.email_ok or (
+        c.email_block is null as email_ok,
+        c.email_block is not null or (
             coalesce(s.emails, 0) >= :email_dead_sends
             and coalesce(b.last_response_at < :cutoff - make_interval(days => :email_dead_days), true)
         ) as email_dead,
@@ -128,10 +154,13 @@ final as (
         coalesce(b.bad_reviewer, false) as bad_reviewer,
         c.consent_status,
         c.consent_confirmed_at,
-        c.created_at
+        c.created_at,
+        lp.product as last_product,
+        c.email_block
     from contacts c
     left join behaviour b using (contact_id)
     left join first_purchase fp using (contact_id)
+    left join last_purchase lp using (contact_id)
     left join sends s using (contact_id)
 )
 

@@ -88,7 +88,7 @@ class World:
                         "insert into journeyflow.send_log "
                         "values (:c, 'upsell', 1, 'email', :o, :d, :at)"
                     ),
-                    {"c": cid, "o": i + 1, "d": D, "at": at},
+                    {"c": cid, "o": i + 1, "d": at.date() - timedelta(days=1), "at": at},
                 )
 
     def run(self, day: date = D, phases_dir=None) -> None:

@@ -1,5 +1,7 @@
 """Config validation: a wrong value is named with its key and the fix."""
 
+from datetime import date
+
 import pytest
 
 from journeyflow.settings import ConfigError, load_config, parse_config
@@ -30,3 +32,26 @@ def test_cutoff_is_start_of_next_day_in_berlin():
 
     t = parse_config({}).cutoff(date(2026, 3, 28))  # the night clocks go forward
     assert t.isoformat() == "2026-03-29T00:00:00+01:00"
+
+
+def test_rules_from_the_file_reach_the_sql():
+    cfg = parse_config({"rules": {"phases": {"subscription_days": 21}}})
+    params = cfg.rule_params(date(2026, 3, 1))
+    assert params["subscription_days"] == 21 and params["at_risk_last_order_days"] == 180
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"rules": {"phases": {"subscribtion_days": 21}}}, "unknown keys in rules.phases"),
+        ({"rules": {"flags": {"bad_payer_days": -1}}}, "bad_payer_days must be a positive"),
+        ({"campaigns": {"list": {"upsell": {"steps": [3, 1]}}}}, "must not decrease"),
+        ({"campaigns": {"list": {"upsell": {"repeat": "weekly"}}}}, "repeat must be 'once'"),
+        ({"campaigns": {"list": {"nosuch": {}}}}, "add sql/campaigns/nosuch.sql"),
+        ({"campaigns": {"list": {"upsell": {"channels": ["fax"]}}}}, "channels must list"),
+    ],
+)
+def test_bad_rules_and_campaigns_are_named(raw, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert message in str(err.value)
