@@ -7,8 +7,10 @@ it pulls contacts and events from the shop/CRM (`journeyflow_source`), stages th
 T = start of D+1; re-running D changes nothing.
 
 **Main flow:** `migrate` → `extract_contacts` / `extract_events` → `load` → `quality_gate`
-→ `merge` → `score` → `assign_phases` → `report` → `choose_campaigns` → one task group per
-campaign with a non-empty audience (the others show as skipped) → `campaigns_done` → `summarize`.
+→ `merge` → `score` → `assign_phases` → `report` → `decide_campaigns` (every candidate gets a
+decision; queued emails are rendered into the outbox) → `choose_campaigns` → one task group per
+campaign with messages waiting (`<campaign>.send`, `win_back.export_postal`; the others show as
+skipped) → `campaigns_done` → `summarize`.
 When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothing after it runs.
 
 #### Triage for the person on call
@@ -28,6 +30,15 @@ When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothi
   unreachable, ...). Nothing was merged; fix the cause and clear the task.
 - **assign_phases failed naming `sql/phases/<file>`**: a phase file is broken; run
   `journeyflow phases check` locally, fix the file, clear the task.
+- **decide_campaigns failed naming `sql/campaigns/<file>` or `email_templates/...`**: an audience
+  query or a template is broken; run `journeyflow plan` / `journeyflow templates check` locally,
+  fix it, clear the task. Nothing was queued (decisions and outbox are one transaction).
+- **`<campaign>.send` failed "SMTP ... unreachable"**: the mail server (`journeyflow_smtp`) is
+  down; every unsent message is still queued. Clear the task when the server is back; nothing is
+  sent twice.
+- **Messages "in doubt"** (warning in `<campaign>.send`): a sender died between the server's
+  acceptance and recording it. Look the Message-ID up in the mail server log, then
+  `journeyflow outbox resolve --date D --as sent` (or `--as resend`).
 - Malformed source records never fail the run: they are in `journeyflow.quarantine` with a reason.
 - Re-running a date is always safe: staging is rebuilt, merges are upserts, watermarks only move
   forward after a committed merge.
@@ -48,7 +59,7 @@ from airflow.sdk import (
 )
 from airflow.sdk.exceptions import AirflowFailException
 
-from journeyflow.campaigns import CAMPAIGNS
+from journeyflow.settings import load_config
 from journeyflow.tasks import on_run_failure, run_date
 
 TAGS = ["journeyflow", "lifecycle-marketing", "nightly"]
@@ -132,6 +143,12 @@ def journeyflow_nightly():
 
         return lifecycle.report(run_date(get_current_context())).as_dict()
 
+    @task
+    def decide_campaigns() -> dict:
+        from journeyflow import campaigns
+
+        return campaigns.decide(run_date(get_current_context())).as_dict()
+
     @task.branch
     def choose_campaigns() -> list[str]:
         from journeyflow import campaigns
@@ -139,16 +156,28 @@ def journeyflow_nightly():
         return campaigns.choose(run_date(get_current_context()))
 
     campaign_groups = []
-    for name in CAMPAIGNS:
-        with TaskGroup(group_id=name, tooltip=f"campaign {name}") as group:
+    for spec in load_config().campaigns.campaigns:
+        with TaskGroup(group_id=spec.name, tooltip=f"campaign {spec.name}") as group:
+            if "email" in spec.channels:
 
-            @task(task_id="audience")
-            def audience(campaign: str = name) -> int:
-                from journeyflow import campaigns
+                @task(task_id="send")
+                def send(campaign: str = spec.name) -> dict:
+                    from journeyflow import outbox
 
-                return campaigns.audience_sizes((campaign,))[campaign]
+                    d = run_date(get_current_context())
+                    return outbox.send(campaign, d).as_dict()
 
-            audience()
+                send()
+            if "postal" in spec.channels:
+
+                @task(task_id="export_postal")
+                def export_postal(campaign: str = spec.name) -> dict:
+                    from journeyflow.postal.export import export_mailing
+
+                    ctx = get_current_context()
+                    return export_mailing(run_date(ctx), campaign, ctx["run_id"])
+
+                export_postal()
         campaign_groups.append(group)
 
     no_campaigns = EmptyOperator(task_id="no_campaigns")
@@ -167,7 +196,9 @@ def journeyflow_nightly():
     gate = quality_gate()
     migrate() >> [extract_contacts(), extract_events()] >> load() >> gate
     chooser = choose_campaigns()
-    gate >> Label("passed") >> merge() >> score() >> assign_phases() >> report() >> chooser
+    merged = merge()
+    gate >> Label("passed") >> merged
+    merged >> score() >> assign_phases() >> report() >> decide_campaigns() >> chooser
     chooser >> [*campaign_groups, no_campaigns] >> campaigns_done >> summarize()
     gate >> Label("critical check failed") >> quality_gate_failed()
 

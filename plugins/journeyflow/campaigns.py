@@ -1,43 +1,387 @@
-"""Campaign audiences (``sql/campaigns/<campaign>.sql``) and the branch that picks campaigns.
+"""Campaign decisions as of D, in SQL: who gets which step of which campaign today, or why not.
 
-Sending is not built yet: each campaign's task group counts its audience and records it, so the
-branching is real and marketing ops sees in the UI which campaigns would run.
+Each campaign in ``journeyflow.yaml`` (``campaigns.list``) names its audience query
+``sql/campaigns/<name>.sql``. The query returns ``contact_id`` and optionally ``channel``,
+``anchor_at`` (what step delays count from) and ``excluded`` (a reason, or null). This module adds
+the rules every campaign shares: email consent and suppressions, steps and delays, repeat windows
+and the global caps. Every candidate gets one row in ``journeyflow.campaign_decisions``; the queued
+ones go to the outbox with their rendered message in the same transaction (see ``outbox``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from journeyflow import settings, warehouse
+from journeyflow.pipeline import StepResult, record_step
 
 log = logging.getLogger(__name__)
 
-CAMPAIGNS = (
-    "welcome_drip", "tripwire_offer", "onboarding_tips", "upsell", "testimonial_request",
-    "win_back_email", "win_back_postal",
-)  # fmt: skip
-CAMPAIGNS_DIR = settings.SQL_DIR / "campaigns"
+# Outbox states that count as "this step went out" (or will: it is on its way).
+DONE = ("sent", "exported", "in_doubt", "bounced", "failed")
+IN_FLIGHT = ("queued", "claimed", "sending")
+CAPPED = ("sent", "in_doubt", "queued", "claimed", "sending")
 
 
-def audience_sql(campaign: str) -> str:
-    return (CAMPAIGNS_DIR / f"{campaign}.sql").read_text(encoding="utf-8").strip().rstrip(";")
+class AudienceError(RuntimeError):
+    """An audience query in sql/campaigns/ failed; the message names the file."""
 
 
-def audience_sizes(campaigns: tuple[str, ...] = CAMPAIGNS) -> dict[str, int]:
-    """How many contacts each campaign's audience holds right now."""
-    with warehouse.transaction() as conn:
+def campaign_names() -> tuple[str, ...]:
+    return tuple(c.name for c in settings.load_config().campaigns.campaigns)
+
+
+def audience_sql(campaign: settings.Campaign) -> str:
+    return campaign.audience_file.read_text(encoding="utf-8").strip().rstrip(";")
+
+
+def _candidates(conn: Connection, campaign: settings.Campaign, priority: int, d: date) -> None:
+    """Insert the campaign's audience into the temp table ``cand``."""
+    sql = audience_sql(campaign)
+    where = f"sql/campaigns/{campaign.name}.sql"
+    params = {**settings.load_config().rule_params(d)}
+    try:
+        cols = set(conn.execute(text(f"select * from ({sql}) a limit 0"), params).keys())
+        if "contact_id" not in cols:
+            raise AudienceError(f"{where}: the query must return a contact_id column")
+        channel = "a.channel" if "channel" in cols else f"'{campaign.channels[0]}'"
+        anchor = "a.anchor_at" if "anchor_at" in cols else "cast(null as timestamptz)"
+        excluded = "a.excluded" if "excluded" in cols else "cast(null as text)"
+        conn.execute(
+            text(
+                f"insert into cand select :priority, :campaign, a.contact_id, {channel}, "
+                f"{anchor}, {excluded} from ({sql}) a"
+            ),
+            {**params, "priority": priority, "campaign": campaign.name},
+        )
+    except DBAPIError as exc:
+        raise AudienceError(f"{where}: {str(exc.orig).strip().splitlines()[0]}") from exc
+
+
+DECIDE_SQL = """
+with camp as (
+    select * from jsonb_to_recordset(cast(:campaigns as jsonb)) as x(
+        campaign text, anchored boolean, repeat_days integer, delays integer[])
+),
+
+hist as (  -- the outbox before D: what each contact got from each campaign
+    select contact_id, campaign, step, occurrence, run_date, status
+    from journeyflow.outbox
+    where run_date < :d
+),
+
+per_campaign as (
+    select
+        h.contact_id,
+        h.campaign,
+        max(h.run_date) filter (where h.status <> 'cancelled') as last_run_date,
+        array_agg(distinct h.step) filter (where h.status = any(:done)) as done_steps,
+        min(h.step) filter (where h.status = any(:in_flight)) as waiting_step,
+        min(h.run_date) filter (where h.status = any(:in_flight)) as waiting_since
+    from hist h
+    group by h.contact_id, h.campaign
+),
+
+week as (  -- campaign emails in the run dates D-6..D-1
+    select contact_id, count(*) as emails
+    from journeyflow.outbox
+    where channel = 'email' and status = any(:capped)
+      and run_date between cast(:d as date) - (:per_week_days - 1) and cast(:d as date) - 1
+    group by contact_id
+),
+
+base as (
+    select
+        c.priority, c.campaign, c.contact_id, c.channel, c.excluded, f.email_ok, f.email_block,
+        m.anchored, m.repeat_days, m.delays,
+        coalesce(cast(c.anchor_at as date), cast(:d as date)) as anchor_date,
+        c.anchor_at is null and m.anchored as no_anchor,
+        pc.last_run_date, pc.waiting_step, pc.waiting_since,
+        case
+            when m.repeat_days is not null then 1
+            else (select min(s) from generate_series(1, cardinality(m.delays)) s
+                  where not s = any(coalesce(pc.done_steps, '{}')))
+        end as next_step
+    from cand c
+    join camp m using (campaign)
+    left join journeyflow.contact_facts f using (contact_id)
+    left join per_campaign pc using (contact_id, campaign)
+),
+
+judged as (
+    select
+        b.*,
+        case when b.next_step is not null
+             then b.anchor_date + b.delays[b.next_step] end as due_date,
+        case
+            when b.excluded is not null then b.excluded
+            when b.channel is null then 'no channel reaches this contact'
+            when b.channel = 'email' and not coalesce(b.email_ok, false)
+                then coalesce(b.email_block, 'email not allowed')
+            when b.no_anchor then 'no start date for the steps'
+            when b.next_step is null then 'received every step already (once per contact)'
+        end as exclusion,
+        case
+            when b.waiting_step is not null then
+                'step ' || b.waiting_step || ' of ' || b.waiting_since
+                || ' is still waiting to be sent'
+            when b.repeat_days is not null
+                 and b.last_run_date > cast(:d as date) - b.repeat_days then
+                'repeat window: last sent ' || b.last_run_date || ', again from '
+                || (b.last_run_date + b.repeat_days)
+        end as waiting
+    from base b
+),
+
+ready as (
+    select
+        j.*,
+        case when j.channel = 'email' then row_number() over (
+            partition by j.contact_id, j.channel = 'email' order by j.priority, j.next_step
+        ) end as email_rank,
+        first_value(j.campaign) over (
+            partition by j.contact_id, j.channel = 'email' order by j.priority, j.next_step
+        ) as first_campaign
+    from judged j
+    where j.exclusion is null and j.waiting is null and j.due_date <= :d
+)
+
+select
+    j.contact_id, j.campaign, coalesce(j.next_step, 1) as step, coalesce(j.channel, 'email'),
+    case
+        when j.exclusion is not null then 'excluded'
+        when j.waiting is not null or j.due_date > :d then 'held'
+        when j.channel <> 'email' then 'queued'
+        when r.email_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.emails, 0)))
+            then 'queued'
+        else 'held'
+    end as decision,
+    case
+        when j.exclusion is not null then j.exclusion
+        when j.waiting is not null then j.waiting
+        when j.due_date > :d then 'step ' || j.next_step || ' is due on ' || j.due_date
+        when j.channel <> 'email' then 'due: step ' || j.next_step
+        when r.email_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.emails, 0)))
+            then 'due: step ' || j.next_step
+        when coalesce(w.emails, 0) >= :per_week then
+            'cap: ' || w.emails || ' campaign emails in the run dates '
+            || (cast(:d as date) - (:per_week_days - 1)) || '..' || (cast(:d as date) - 1)
+        else 'cap: ' || :per_run_date || ' campaign email per run date; '
+            || r.first_campaign || ' goes first'
+    end as reason
+from judged j
+left join ready r using (contact_id, campaign)
+left join week w using (contact_id)
+"""
+
+OCCURRENCE_SQL = """
+update decided d set occurrence = coalesce((
+    select max(o.occurrence) from journeyflow.outbox o
+    where o.contact_id = d.contact_id and o.campaign = d.campaign and o.step = d.step
+      and o.run_date < :d
+), 0) + 1
+where d.decision = 'queued'
+"""
+
+
+@dataclass
+class Plan:
+    """What a run of D decided, per campaign: queued/held/excluded counts and reasons."""
+
+    run_date: date
+    counts: dict[str, Counter] = field(default_factory=dict)  # campaign -> decision -> n
+    reasons: dict[str, Counter] = field(default_factory=dict)  # campaign -> "decision: why" -> n
+
+    def as_dict(self) -> dict[str, Any]:
         return {
-            c: conn.execute(text(f"select count(*) from ({audience_sql(c)}) a")).scalar_one()
-            for c in campaigns
+            "run_date": self.run_date.isoformat(),
+            "campaigns": {
+                c: {"decisions": dict(self.counts[c]), "reasons": dict(self.reasons[c])}
+                for c in self.counts
+            },
         }
 
 
-def choose(run_date: date) -> list[str]:
-    """Task ids of the campaign groups to run: those whose audience is not empty."""
-    sizes = audience_sizes()
-    log.info("audiences for %s: %s", run_date, sizes)
-    chosen = [f"{c}.audience" for c, n in sizes.items() if n > 0]
+def _campaign_params(cfg: settings.Config, d: date) -> dict[str, Any]:
+    camp = [
+        {
+            "campaign": c.name,
+            "anchored": c.anchor is not None,
+            "repeat_days": c.repeat_days,
+            "delays": [delay for _, delay in c.steps],
+        }
+        for c in cfg.campaigns.campaigns
+    ]
+    return {
+        "campaigns": json.dumps(camp),
+        "d": d,
+        "done": list(DONE),
+        "in_flight": list(IN_FLIGHT),
+        "capped": list(CAPPED),
+        "per_run_date": cfg.campaigns.per_run_date,
+        "per_week": cfg.campaigns.per_week,
+        "per_week_days": 7,
+    }
+
+
+def _decide(conn: Connection, d: date) -> None:
+    """Fill the temp table ``decided`` for D (one row per candidate and campaign)."""
+    cfg = settings.load_config()
+    conn.exec_driver_sql("set local work_mem = '256MB'")
+    conn.exec_driver_sql("drop table if exists pg_temp.cand")
+    conn.exec_driver_sql(
+        'create temp table cand (priority integer, campaign text, contact_id text collate "C", '
+        "channel text, anchor_at timestamptz, excluded text) on commit drop"
+    )
+    for priority, campaign in enumerate(cfg.campaigns.campaigns):
+        _candidates(conn, campaign, priority, d)
+    conn.exec_driver_sql("analyze cand")
+    conn.exec_driver_sql("drop table if exists pg_temp.decided")
+    conn.execute(
+        text(
+            'create temp table decided (contact_id text collate "C", campaign text, '
+            "step integer, channel text, decision text, reason text, occurrence integer) "
+            "on commit drop"
+        )
+    )
+    conn.execute(
+        text(
+            "insert into decided (contact_id, campaign, step, channel, decision, reason) "
+            + DECIDE_SQL
+        ),
+        _campaign_params(cfg, d),
+    )
+    conn.execute(text(OCCURRENCE_SQL), {"d": d})
+    conn.exec_driver_sql("analyze decided")
+
+
+def _plan_from(conn: Connection, d: date) -> Plan:
+    plan = Plan(d)
+    for name in campaign_names():
+        plan.counts[name] = Counter()
+        plan.reasons[name] = Counter()
+    rows = conn.exec_driver_sql(
+        "select campaign, channel, decision, reason, count(*) from decided "
+        "group by 1, 2, 3, 4 order by 1, 3, 5 desc"
+    ).all()
+    for campaign, channel, decision, reason, n in rows:
+        key = decision if channel == "email" else f"{decision} ({channel})"
+        plan.counts[campaign][key] += n
+        plan.reasons[campaign][f"{key}: {_reason_kind(reason)}"] += n
+    return plan
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason without its dates and numbers, so that equal reasons add up in a plan."""
+    kind = re.sub(r"\d{4}-\d{2}-\d{2}", "<date>", reason)
+    return re.sub(r"\b(step|cap:) \d+", r"\1 n", kind).replace("<date>..<date>", "D-6..D-1")
+
+
+def plan(d: date) -> Plan:
+    """Decide D without keeping anything: what each campaign would send, hold and exclude."""
+    engine = warehouse.engine()
+    with engine.connect() as conn:
+        try:
+            _decide(conn, d)
+            return _plan_from(conn, d)
+        finally:
+            conn.rollback()
+
+
+def decide(d: date, renderer: Any | None = None) -> StepResult:
+    """Decide D and queue the messages: decisions, outbox rows and rendered messages, atomically.
+
+    A rerun of D recomputes the same decisions from the outbox before D; rows already queued for
+    D keep their state (a sent one stays sent), rows the rerun no longer chooses are cancelled.
+    """
+    from journeyflow import outbox
+
+    result = StepResult("decide_campaigns")
+    started = time.perf_counter()
+    with warehouse.transaction() as conn:
+        _decide(conn, d)
+        conn.execute(
+            text("delete from journeyflow.campaign_decisions where run_date = :d"), {"d": d}
+        )
+        conn.execute(
+            text(
+                "insert into journeyflow.campaign_decisions "
+                "select :d, contact_id, campaign, step, channel, decision, reason, occurrence "
+                "from decided"
+            ),
+            {"d": d},
+        )
+        queued = outbox.enqueue(conn, d, renderer)
+        plan_ = _plan_from(conn, d)
+        result.rows_in = sum(sum(c.values()) for c in plan_.counts.values())
+        result.rows_out = queued
+        result.details = {"campaigns": plan_.as_dict()["campaigns"]}
+        result.seconds = time.perf_counter() - started
+        record_step(conn, d, result)
+    log.info("decisions for %s: %d candidates, %d queued", d, result.rows_in, queued)
+    return result
+
+
+def decisions_for(contact_id: str, d: date | None = None) -> list[dict[str, Any]]:
+    """The campaign decisions of one contact (at D, or its latest run date)."""
+    with warehouse.transaction() as conn:
+        if d is None:
+            d = conn.execute(
+                text(
+                    "select max(run_date) from journeyflow.campaign_decisions where contact_id = :c"
+                ),
+                {"c": contact_id},
+            ).scalar()
+        if d is None:
+            return []
+        rows = conn.execute(
+            text(
+                "select run_date, campaign, step, channel, decision, reason "
+                "from journeyflow.v_campaign_decisions where contact_id = :c and run_date = :d "
+                "order by campaign"
+            ),
+            {"c": contact_id, "d": d},
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def pending(d: date) -> dict[str, dict[str, int]]:
+    """Messages waiting in the outbox per campaign and channel (any run date up to D)."""
+    with warehouse.transaction() as conn:
+        rows = conn.execute(
+            text(
+                "select campaign, channel, count(*) from journeyflow.outbox "
+                "where run_date <= :d and (status in ('queued', 'claimed', 'sending') "
+                "or (channel = 'postal' and run_date = :d)) group by 1, 2"
+            ),
+            {"d": d},
+        ).all()
+    out: dict[str, dict[str, int]] = {}
+    for campaign, channel, n in rows:
+        out.setdefault(campaign, {})[channel] = n
+    return out
+
+
+def choose(d: date) -> list[str]:
+    """Task ids of the campaign groups with work for D; ``no_campaigns`` when there is none."""
+    work = pending(d)
+    log.info("outbox for %s: %s", d, work)
+    chosen = []
+    for name in campaign_names():
+        channels = work.get(name, {})
+        if channels.get("email"):
+            chosen.append(f"{name}.send")
+        if channels.get("postal"):
+            chosen.append(f"{name}.export_postal")
     return chosen or ["no_campaigns"]
