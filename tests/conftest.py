@@ -27,7 +27,7 @@ airflow_env.configure()
 CORE_TABLES = (
     "contacts", "events", "watermarks", "quarantine", "pipeline_runs", "pipeline_steps",
     "validation_results", "contact_facts", "send_log", "campaign_decisions", "outbox",
-    "suppressions",
+    "suppressions", "postal_exports", "postal_rejects",
 )  # fmt: skip
 
 
@@ -75,3 +75,15 @@ def table_fingerprints(conn, tables=("contacts", "events", "watermarks", "quaran
             f"from journeyflow.{table} t"
         ).one()
     return out
+
+
+@pytest.fixture
+def world(db):
+    with db.transaction() as conn:
+        conn.exec_driver_sql(
+            "truncate journeyflow.contact_facts, journeyflow.phase_history, journeyflow.phase_runs,"
+            " journeyflow.phase_counts, journeyflow.phase_transitions, journeyflow.send_log"
+        )
+    from tests.world import World
+
+    return World(db)

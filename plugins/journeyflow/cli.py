@@ -1,4 +1,4 @@
-"""The ``journeyflow`` command: demo, run, migrate, demo-source, up, stop-db."""
+"""The ``journeyflow`` command: run the pipeline, look into it, plan and preview campaigns."""
 
 from __future__ import annotations
 
@@ -253,6 +253,135 @@ def cmd_explain(args: argparse.Namespace) -> int:
         if values:
             print(f"  {'':>10}{'':<15}{values}")
     print(f"\nphase: {why['phase']} (first match wins)")
+    from journeyflow import campaigns
+
+    decisions = campaigns.decisions_for(args.contact_id, args.date)
+    if decisions:
+        print(f"\ncampaign decisions of {decisions[0]['run_date']}")
+        for d in decisions:
+            print(f"  {d['campaign']:<20} step {d['step']}  {d['channel']:<6} "
+                  f"{d['decision']:<9} {d['reason']}")  # fmt: skip
+    return 0
+
+
+def _last_run_date() -> date:
+    from sqlalchemy import text
+
+    from journeyflow import warehouse
+
+    with warehouse.transaction() as conn:
+        last = conn.execute(text("select max(run_date) from journeyflow.phase_runs")).scalar()
+    return last or yesterday()
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from journeyflow import campaigns
+
+    d = args.date or _last_run_date()
+    last = _last_run_date()
+    plan = campaigns.plan(d)
+    print(f"campaign plan for {d} (dry run: nothing is queued or sent)")
+    if last != d:
+        print(f"note: phases and facts are those of the last run, {last}")
+    for name, counts in plan.counts.items():
+        total = sum(counts.values())
+        summary = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "no candidates"
+        print(f"\n  {name}: {total:,} candidates: {summary}")
+        for reason, n in plan.reasons[name].most_common():
+            print(f"    {n:>9,}  {reason}")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from email import message_from_string, policy
+
+    from sqlalchemy import text
+
+    from journeyflow import outbox, warehouse
+    from journeyflow.render import Recipient, Renderer
+
+    with warehouse.transaction() as conn:
+        row = (
+            conn.execute(
+                text(
+                    "select c.contact_id, c.email, c.language, c.salutation, c.title, "
+                    "c.first_name, c.last_name, c.city, coalesce(f.order_count, 0) as order_count, "
+                    "f.first_product, f.last_product, f.first_order_at, f.last_order_at "
+                    "from journeyflow.contacts c left join journeyflow.contact_facts f "
+                    "using (contact_id) where c.contact_id = :c"
+                ),
+                {"c": args.contact_id},
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        print(f"journeyflow: no contact {args.contact_id!r}", file=sys.stderr)
+        return 1
+    renderer = Renderer().with_sender(outbox.sender_address())
+    _, body = renderer.message(
+        Recipient(**dict(row)), args.campaign, args.step, 1, args.date or yesterday()
+    )
+    if args.raw:
+        print(body.replace("\r\n", "\n"))
+        return 0
+    msg = message_from_string(body, policy=policy.default)
+    for header in ("From", "To", "Subject", "List-Unsubscribe", "X-Campaign", "X-Campaign-Step"):
+        print(f"{header}: {msg[header]}")
+    print()
+    print(msg.get_body(("plain",)).get_content())
+    if args.html:
+        print(msg.get_body(("html",)).get_content())
+    return 0
+
+
+def cmd_templates_check(args: argparse.Namespace) -> int:
+    from journeyflow import render
+
+    errors = render.check_templates()
+    for error in errors:
+        print(f"  error  {error}", file=sys.stderr)
+    print(f"templates checked for every campaign step in {', '.join(render.LANGUAGES)}: "
+          f"{len(errors)} errors")  # fmt: skip
+    return 1 if errors else 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from journeyflow import campaigns, outbox
+
+    d = args.date or _last_run_date()
+    names = args.campaign or [c for c in campaigns.campaign_names()]
+    for name in names:
+        result = outbox.send(name, d)
+        print(f"{name}: {json.dumps(result.as_dict(), default=str)}")
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from journeyflow import outbox
+
+    if args.resolve:
+        n = outbox.resolve(args.date, args.resolve, args.campaign)
+        print(f"{n} in-doubt message(s) of {args.date} marked {args.resolve}")
+        return 0
+    for campaign, channel, status, n in outbox.status_counts(args.date):
+        print(f"  {campaign:<22}{channel:<8}{status:<11}{n:>10,}")
+    doubtful = list(outbox.iter_in_doubt())
+    if doubtful:
+        print(f"\n{len(doubtful)} message(s) in doubt: check the mail server log, then "
+              "`journeyflow outbox --date D --resolve sent|resend`")  # fmt: skip
+        for oid, d, campaign, step, contact_id, msg_id in doubtful[:50]:
+            print(f"  outbox {oid}  {d}  {campaign} step {step}  contact {contact_id}  {msg_id}")
+    return 0
+
+
+def cmd_unsubscribe_server(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from journeyflow import unsubscribe, warehouse
+
+    warehouse.engine()
+    uvicorn.run(unsubscribe.create_app(), host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -350,6 +479,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_date, help="logical date (default: the last run)")
     p.set_defaults(func=cmd_report)
 
+    p = sub.add_parser("plan", help="what would each campaign send, hold and exclude (dry run)")
+    p.add_argument("--date", type=_date, help="logical date D (default: the last run)")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("preview", help="render one campaign email for one contact")
+    p.add_argument("campaign")
+    p.add_argument("step", type=int)
+    p.add_argument("contact_id")
+    p.add_argument("--date", type=_date, help="logical date D (offer validity counts from it)")
+    p.add_argument("--html", action="store_true", help="also print the HTML part")
+    p.add_argument("--raw", action="store_true", help="print the whole message as sent")
+    p.set_defaults(func=cmd_preview)
+
+    p = sub.add_parser("templates", help="work with the email templates")
+    templates = p.add_subparsers(dest="templates_command", required=True)
+    check = templates.add_parser("check", help="render every template for sample contacts")
+    check.set_defaults(func=cmd_templates_check)
+
+    p = sub.add_parser("send", help="send what the outbox holds (the DAG does this nightly)")
+    p.add_argument("--date", type=_date, help="send queued messages up to this run date")
+    p.add_argument("--campaign", action="append", help="only this campaign (repeatable)")
+    p.set_defaults(func=cmd_send)
+
+    p = sub.add_parser("outbox", help="outbox states; settle messages in doubt")
+    p.add_argument("--date", type=_date, help="only this run date")
+    p.add_argument("--campaign", help="only this campaign (with --resolve)")
+    p.add_argument(
+        "--resolve", choices=("sent", "resend"), help="settle in-doubt messages of --date"
+    )
+    p.set_defaults(func=cmd_outbox)
+
+    p = sub.add_parser("unsubscribe-server", help="serve the unsubscribe endpoint locally")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8081)
+    p.set_defaults(func=cmd_unsubscribe_server)
+
     p = sub.add_parser("stop-db", help="stop the embedded PostgreSQL")
     p.set_defaults(func=cmd_stop_db)
     return parser
@@ -358,14 +523,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient")
+    from journeyflow.campaigns import AudienceError
     from journeyflow.lifecycle import PhaseFileError
     from journeyflow.migrate import MigrationError
+    from journeyflow.outbox import SenderError
+    from journeyflow.render import TemplateError
     from journeyflow.settings import ConfigError
     from journeyflow.source import SourceError
 
+    if getattr(args, "resolve", None) and args.date is None:
+        print("journeyflow: --resolve needs --date", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
-    except (ConfigError, MigrationError, SourceError, PhaseFileError) as exc:
+    except (
+        ConfigError, MigrationError, SourceError, PhaseFileError, AudienceError, TemplateError,
+        SenderError,
+    ) as exc:  # fmt: skip
         print(f"journeyflow: {exc}", file=sys.stderr)
         return 2
 

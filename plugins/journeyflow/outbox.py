@@ -293,8 +293,8 @@ class _Db:
 
     def __init__(self) -> None:
         self.raw = warehouse.engine().raw_connection()
-        self.raw.autocommit = True
-        self.cur = self.raw.cursor()
+        self.raw.driver_connection.autocommit = True
+        self.cur = self.raw.driver_connection.cursor()
 
     def run(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
         self.cur.execute(sql, params)

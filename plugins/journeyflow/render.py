@@ -179,11 +179,19 @@ class Renderer:
         )
         self._templates: dict[tuple[str, str, int, str], Template] = {}
         self._keys = keys
-        self._brand = SimpleNamespace(
-            **{"name": "", "url": "", "support_email": "", "sender_name": "", "imprint": []}
-            | self.cfg.brand
-        )
+        self._brand = {"name": "", "url": "", "support_email": "", "sender_name": "",
+                       "imprint": []} | self.cfg.brand  # fmt: skip
+        self._brands: dict[str, SimpleNamespace] = {}
         self._from = self.cfg.sender.from_address
+
+    def brand(self, lang: str) -> SimpleNamespace:
+        """Brand values; a value given per language ({de: ..., en: ...}) is picked for ``lang``."""
+        if lang not in self._brands:
+            self._brands[lang] = SimpleNamespace(**{
+                k: (v.get(lang) or v.get(DEFAULT_LANGUAGE)) if isinstance(v, dict) else v
+                for k, v in self._brand.items()
+            })  # fmt: skip
+        return self._brands[lang]
 
     def with_sender(self, from_address: str) -> Renderer:
         self._from = from_address
@@ -218,7 +226,7 @@ class Renderer:
     def links(self, campaign: str, step: int, contact_id: str) -> dict[str, str]:
         from journeyflow import unsubscribe
 
-        base = str(self._brand.url).rstrip("/")
+        base = str(self._brand["url"]).rstrip("/")
         track = urlencode(
             {
                 "utm_source": "journeyflow",
@@ -262,7 +270,7 @@ class Renderer:
                 last_order_date=format_date(r.last_order_at, lang),
             ),
             "offer": offer,
-            "brand": self._brand,
+            "brand": self.brand(lang),
             "links": SimpleNamespace(**self.links(campaign, step, r.contact_id)),
             "campaign": campaign,
             "step": step,

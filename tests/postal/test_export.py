@@ -1,0 +1,252 @@
+"""export_mailing on the embedded PostgreSQL with a local-folder drop: files, outbox, send_log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import text
+
+from journeyflow import settings
+from journeyflow.postal.drop import CONN_ID, DeliveryError
+from journeyflow.postal.export import PostalExportError, build_dir, export_mailing
+
+D = date(2026, 11, 21)
+FOLDER = "win_back/2026-11-21"
+STEM = "mailing_win_back_2026-11-21"
+ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+
+
+@pytest.fixture
+def postal(db, tmp_path, monkeypatch):
+    """Clean postal tables and build folder, and an fs drop in tmp_path/drop."""
+    with db.transaction() as conn:
+        conn.exec_driver_sql("truncate journeyflow.postal_rejects, journeyflow.postal_exports")
+    shutil.rmtree(build_dir(), ignore_errors=True)
+    drop = tmp_path / "drop"
+    monkeypatch.setenv(ENV, json.dumps({"conn_type": "fs", "extra": {"path": str(drop)}}))
+    yield drop
+    shutil.rmtree(build_dir(), ignore_errors=True)
+
+
+def add_contact(conn, contact_id: str, **fields) -> None:
+    row = {
+        "contact_id": contact_id,
+        "salutation": "Herr",
+        "first_name": "Max",
+        "last_name": "Mustermann",
+        "street": "Hauptstraße",
+        "house_number": "1",
+        "postal_code": "10115",
+        "city": "Berlin",
+        "country": "DE",
+        **fields,
+    }
+    stamp = datetime(2024, 1, 1, tzinfo=UTC)
+    row |= {"created_at": stamp, "updated_at": stamp, "address_changed_at": stamp,
+            "first_run_date": D, "changed_run_date": D}  # fmt: skip
+    cols = ", ".join(row)
+    conn.execute(
+        text(
+            f"insert into journeyflow.contacts ({cols}) values ({', '.join(':' + c for c in row)})"
+        ),
+        row,
+    )
+
+
+def add_outbox(conn, contact_id: str, status: str = "queued", run_date: date = D) -> None:
+    conn.execute(
+        text(
+            "insert into journeyflow.outbox"
+            " (contact_id, campaign, step, occurrence, channel, run_date, status)"
+            " values (:c, 'win_back', 1, 1, 'postal', :d, :s)"
+        ),
+        {"c": contact_id, "d": run_date, "s": status},
+    )
+
+
+def seed(db) -> None:
+    with db.transaction() as conn:
+        add_contact(conn, "c1", postal_code="01067", city="Dresden")
+        add_contact(conn, "c2", last_name="Meier", house_number="5")
+        add_contact(conn, "c3", last_name="Meier", house_number=" 5", street="Hauptstr.")
+        add_contact(conn, "c4", postal_code="1234")
+        add_contact(conn, "c5", country="AT", postal_code="1010", city="Wien", first_name="=1+1")
+        for contact_id in ("c1", "c2", "c3", "c4", "c5", "c9"):  # c9: no contact row
+            add_outbox(conn, contact_id)
+        add_contact(conn, "e1", last_name="Email")  # other channel: not exported
+        conn.execute(
+            text(
+                "insert into journeyflow.outbox"
+                " (contact_id, campaign, step, occurrence, channel, run_date)"
+                " values ('e1', 'win_back', 1, 1, 'email', :d)"
+            ),
+            {"d": D},
+        )
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def table(db, sql: str) -> list[tuple]:
+    with db.transaction() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def test_export_then_rerun_is_identical_and_delivers_once(postal, db, caplog):
+    seed(db)
+    caplog.set_level(logging.INFO)
+    result = export_mailing(D, "win_back", "scheduled__2026-11-21")
+    assert result["rows"] == 3 and result["rejected"] == 3
+    assert result["file"] == f"{FOLDER}/{STEM}.csv"
+    assert result["delivered"] == 4 and result["skipped"] == 0
+    assert "below the minimum of 200" in result["warnings"][0]
+    assert "Mustermann" not in caplog.text and "Hauptstr" not in caplog.text
+
+    folder = postal / FOLDER
+    files = snapshot(folder)
+    assert sorted(files) == sorted(
+        f"{STEM}{s}" for s in (".csv", ".manifest.json", ".rejects.csv", ".done")
+    )
+    lines = files[f"{STEM}.csv"].decode().splitlines()
+    assert lines[0].startswith("Kundennummer;Anrede;")
+    # by PLZ as text: 01067, 1010 (AT), 10115
+    assert [line.split(";")[0] for line in lines[1:]] == ["c1", "c5", "c2"]
+    assert ";01067;" in lines[1] and ";'=1+1;" in lines[2] and lines[1].endswith(";win_back")
+    manifest = json.loads(files[f"{STEM}.manifest.json"])
+    assert manifest["row_count"] == 3 and manifest["run_id"] == "scheduled__2026-11-21"
+    assert manifest["sha256"] == result["sha256"]
+    assert (build_dir() / FOLDER / f"{STEM}.csv").read_bytes() == files[f"{STEM}.csv"]
+
+    rejects = table(db, "select contact_id, reason from journeyflow.postal_rejects order by 1")
+    assert rejects == [
+        ("c3", "household: same as c2"),
+        ("c4", "postal_code not valid for DE (5 digits)"),
+        ("c9", "contact not found"),
+    ]
+    outbox_sql = (
+        "select contact_id, status, last_error, sent_at from journeyflow.outbox"
+        " where channel = 'postal' order by 1"
+    )
+    outbox = table(db, outbox_sql)
+    assert [(c, s, e) for c, s, e, _ in outbox] == [
+        ("c1", "exported", None),
+        ("c2", "exported", None),
+        ("c3", "cancelled", "household: same as c2"),
+        ("c4", "cancelled", "postal_code not valid for DE (5 digits)"),
+        ("c5", "exported", None),
+        ("c9", "cancelled", "contact not found"),
+    ]
+    assert all(sent is not None for c, s, _, sent in outbox if s == "exported")
+    send_log_sql = "select * from journeyflow.send_log order by contact_id"
+    send_log = table(db, send_log_sql)
+    assert [(r[0], r[3], r[5]) for r in send_log] == [
+        ("c1", "postal", D), ("c2", "postal", D), ("c5", "postal", D),
+    ]  # fmt: skip
+    exports = table(db, "select run_id, file_name, rows, sha256, delivered_at from "
+                        "journeyflow.postal_exports")  # fmt: skip
+    assert exports[0][:4] == ("scheduled__2026-11-21", result["file"], 3, result["sha256"])
+    assert exports[0][4] is not None
+    assert table(db, "select status from journeyflow.outbox where channel = 'email'") == [
+        ("queued",)
+    ]
+
+    again = export_mailing(D, "win_back", "manual__retry")
+    assert again["delivered"] == 0 and again["skipped"] == 4
+    assert again["sha256"] == result["sha256"] and again["rows"] == 3 and again["rejected"] == 3
+    assert again["run_id"] == "scheduled__2026-11-21"
+    assert snapshot(folder) == files
+    assert table(db, send_log_sql) == send_log
+    assert table(db, outbox_sql) == outbox
+    assert table(db, "select run_id, file_name, rows, sha256, delivered_at from "
+                     "journeyflow.postal_exports") == exports  # fmt: skip
+    assert len(table(db, "select * from journeyflow.postal_rejects")) == 3
+
+
+def test_changed_data_after_delivery_is_refused(postal, db):
+    seed(db)
+    export_mailing(D, "win_back", "run-1")
+    files = snapshot(postal / FOLDER)
+    with db.transaction() as conn:
+        conn.execute(
+            text("update journeyflow.contacts set street = 'Neue Str.' where contact_id = 'c1'")
+        )
+    with pytest.raises(PostalExportError, match="was delivered"):
+        export_mailing(D, "win_back", "run-2")
+    assert snapshot(postal / FOLDER) == files
+
+
+def test_no_accepted_rows_writes_no_mailing(postal, db):
+    with db.transaction() as conn:
+        add_contact(conn, "c1", street="")
+        add_outbox(conn, "c1")
+    result = export_mailing(D, "win_back", "run-1")
+    assert result["rows"] == 0 and result["file"] is None and result["rejected"] == 1
+    assert not postal.exists()
+    assert table(db, "select status, last_error from journeyflow.outbox") == [
+        ("cancelled", "missing street")
+    ]
+    assert table(db, "select count(*) from journeyflow.send_log") == [(0,)]
+    assert table(db, "select count(*) from journeyflow.postal_exports") == [(0,)]
+
+
+def test_failed_delivery_changes_nothing_and_the_retry_keeps_the_run_id(postal, db, monkeypatch):
+    seed(db)
+    monkeypatch.setenv(ENV, json.dumps({"conn_type": "fs"}))  # no path: delivery fails
+    with pytest.raises(DeliveryError):
+        export_mailing(D, "win_back", "attempt-1")
+    assert table(db, "select count(*) from journeyflow.send_log") == [(0,)]
+    assert table(db, "select distinct status from journeyflow.outbox where channel = 'postal'") == [
+        ("queued",)
+    ]
+    assert table(db, "select run_id, delivered_at from journeyflow.postal_exports") == [
+        ("attempt-1", None)
+    ]
+    monkeypatch.setenv(ENV, json.dumps({"conn_type": "fs", "extra": {"path": str(postal)}}))
+    result = export_mailing(D, "win_back", "attempt-2")
+    assert result["delivered"] == 4 and result["run_id"] == "attempt-1"
+    manifest = json.loads((postal / FOLDER / f"{STEM}.manifest.json").read_text())
+    assert manifest["run_id"] == "attempt-1"
+
+
+def test_vendor_profile_from_config(postal, db, tmp_path, monkeypatch):
+    raw = yaml.safe_load(settings.config_path().read_text(encoding="utf-8"))
+    raw["postal"] = {
+        "profile": "latin1",
+        "min_pieces": 1,
+        "action_codes": {"win_back": "WB-26"},
+        "profiles": {
+            "latin1": {
+                "delimiter": "|",
+                "encoding": "iso-8859-1",
+                "columns": [["Kdnr", "contact_id"], ["Name", "last_name"], ["PLZ", "postal_code"],
+                            ["Aktion", "action"]],
+            }
+        },
+    }  # fmt: skip
+    config = tmp_path / "journeyflow.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("JOURNEYFLOW_CONFIG", str(config))
+    settings.load_config.cache_clear()
+    try:
+        with db.transaction() as conn:
+            add_contact(conn, "c1", last_name="Jäger")
+            add_contact(conn, "c2", last_name="Nguyễn", street="Ring")
+            add_outbox(conn, "c1")
+            add_outbox(conn, "c2")
+        result = export_mailing(D, "win_back", "run-1")
+    finally:
+        monkeypatch.delenv("JOURNEYFLOW_CONFIG")
+        settings.load_config.cache_clear()
+    assert result["rows"] == 1 and result["warnings"] == []
+    data = (postal / FOLDER / f"{STEM}.csv").read_bytes()
+    assert data == "Kdnr|Name|PLZ|Aktion\r\nc1|Jäger|10115|WB-26\r\n".encode("iso-8859-1")
+    assert table(db, "select contact_id, reason from journeyflow.postal_rejects") == [
+        ("c2", "cannot be encoded in iso-8859-1: last_name")
+    ]
