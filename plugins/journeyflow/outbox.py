@@ -176,6 +176,7 @@ class SmtpTransport:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             if self.starttls:
                 smtp.starttls(context=ctx)
+        smtp.ehlo_or_helo_if_needed()
         if self.login:
             smtp.login(self.login, self.password or "")
         self.smtp = smtp
@@ -301,6 +302,8 @@ class _Db:
         return self.cur.fetchall() if self.cur.description else []
 
     def close(self) -> None:
+        self.run("select pg_advisory_unlock_all()")
+        self.raw.driver_connection.autocommit = False  # back to the pool as it came
         self.raw.close()
 
 

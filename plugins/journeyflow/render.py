@@ -166,10 +166,10 @@ def build_message(
 class Renderer:
     """Renders campaign emails; templates are compiled once and kept."""
 
-    def __init__(self, templates_dir: Any = TEMPLATES_DIR, keys: Any = None) -> None:
+    def __init__(self, templates_dir: Any = None, keys: Any = None) -> None:
         self.cfg = settings.load_config().campaigns
         self.env = Environment(
-            loader=FileSystemLoader(str(templates_dir)),
+            loader=FileSystemLoader(str(templates_dir or TEMPLATES_DIR)),
             autoescape=select_autoescape(["html.j2"]),
             undefined=StrictUndefined,
             trim_blocks=True,
@@ -178,6 +178,7 @@ class Renderer:
             auto_reload=False,
         )
         self._templates: dict[tuple[str, str, int, str], Template] = {}
+        self._translated: dict[tuple[str, str, int], bool] = {}
         self._keys = keys
         self._brand = {"name": "", "url": "", "support_email": "", "sender_name": "",
                        "imprint": []} | self.cfg.brand  # fmt: skip
@@ -216,6 +217,17 @@ class Renderer:
                 )
         return self._templates[key]
 
+    def language(self, lang: str | None, campaign: str, step: int) -> str:
+        """The contact's language when the step has templates in it, else German."""
+        if lang in LANGUAGES and lang != DEFAULT_LANGUAGE:
+            key = (lang, campaign, step)
+            if key not in self._translated:
+                name = f"{lang}/{campaign}/{step}.subject.j2"
+                self._translated[key] = name in self.env.list_templates(filter_func=name.__eq__)
+            if self._translated[key]:
+                return lang
+        return DEFAULT_LANGUAGE
+
     def keys(self) -> Any:
         if self._keys is None:
             from journeyflow import unsubscribe
@@ -245,7 +257,7 @@ class Renderer:
 
     def context(self, r: Recipient, campaign: str, step: int, run_date: date) -> dict[str, Any]:
         camp = self.cfg.get(campaign)
-        lang = r.language if r.language in LANGUAGES else DEFAULT_LANGUAGE
+        lang = self.language(r.language, campaign, step)
         offer = None
         if camp.offer is not None:
             offer = SimpleNamespace(
@@ -343,7 +355,7 @@ def sample_recipients() -> list[Recipient]:
     ]
 
 
-def check_templates(templates_dir: Any = TEMPLATES_DIR) -> list[str]:
+def check_templates(templates_dir: Any = None) -> list[str]:
     """Render every campaign step in every language for the sample contacts; list the errors."""
     from journeyflow import unsubscribe
 

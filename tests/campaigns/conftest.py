@@ -1,0 +1,96 @@
+"""A real SMTP server on localhost (aiosmtpd) and a config with a quick sender."""
+
+from __future__ import annotations
+
+import email
+import json
+import socket
+from email import policy
+from email.message import EmailMessage
+
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+
+from journeyflow import settings
+
+
+class Sink:
+    """Accepts every message, unless told to answer an address with given codes first."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse: dict[str, list[int]] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        codes = self.refuse.get(address)
+        if codes:
+            code = codes.pop(0)
+            return f"{code} {'try again later' if code < 500 else 'no such mailbox'}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        msg = email.message_from_bytes(envelope.content, policy=policy.default)
+        msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
+        self.messages.append(msg)
+        return "250 Message accepted for delivery"
+
+    def by_campaign(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for m in self.messages:
+            out.setdefault(str(m["X-Campaign"]), set()).add(str(m["X-Envelope-To"]))
+        return out
+
+    def message_ids(self) -> list[str]:
+        return [str(m["Message-ID"]) for m in self.messages]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smtp_connection(port: int) -> str:
+    return json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
+        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "news@shop.example"},
+    })  # fmt: skip
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    """An SMTP sink on localhost, set as the journeyflow_smtp connection."""
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.port = port
+    monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", smtp_connection(port))
+    yield sink
+    controller.stop()
+
+
+def write_config(tmp_path, monkeypatch, change) -> None:
+    """The repository config, changed by ``change(raw)``, as JOURNEYFLOW_CONFIG."""
+    raw = yaml.safe_load(settings.config_path().read_text(encoding="utf-8"))
+    raw["campaigns"]["sender"].update(backoff_seconds=0.01, retries=2)
+    change(raw)
+    path = tmp_path / "journeyflow.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("JOURNEYFLOW_CONFIG", str(path))
+    settings.load_config.cache_clear()
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    """Quick retries; call the fixture's value with a function to change more."""
+    write_config(tmp_path, monkeypatch, lambda raw: None)
+
+    def change(fn):
+        write_config(tmp_path, monkeypatch, fn)
+
+    yield change
+    monkeypatch.delenv("JOURNEYFLOW_CONFIG")
+    settings.load_config.cache_clear()
