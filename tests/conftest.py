@@ -57,6 +57,8 @@ def db(warehouse_url):
         ]
         conn.exec_driver_sql(f"truncate {', '.join(tables)}")
     (_HOME / "demo_source.json").unlink(missing_ok=True)
+    for folder in ("outbox", "postal", "postal_build"):  # local deliveries of earlier tests
+        shutil.rmtree(_HOME / folder, ignore_errors=True)
     yield warehouse
 
 

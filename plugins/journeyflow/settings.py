@@ -198,6 +198,9 @@ def parse_config(raw: dict[str, Any]) -> Config:
         backoff_base=_positive("source", "backoff_base", src.get("backoff_base", 1.0)),
         backoff_max=_positive("source", "backoff_max", src.get("backoff_max", 60.0)),
     )
+    from journeyflow.postal.profile import active_profile
+
+    active_profile(raw)  # a broken vendor profile fails at start, not at export time
     return Config(
         timezone=str(tz),
         source=source,

@@ -93,9 +93,10 @@ def test_a_warning_lets_the_run_succeed_and_is_recorded(nightly, db):
     assert states["run"] == "success" and states["merge"] == "success"
     assert states["quality_gate_failed"] == "skipped"
     # everyone confirmed 19 days ago and never ordered: only the tripwire offer has an audience
-    assert states["tripwire_offer.audience"] == "success"
-    for campaign in ("welcome_drip", "onboarding_tips", "upsell", "win_back_postal"):
-        assert states[f"{campaign}.audience"] == "skipped", campaign
+    assert states["tripwire_offer.send"] == "success"
+    for task in ("welcome_drip.send", "onboarding_tips.send", "upsell.send",
+                 "win_back.export_postal"):  # fmt: skip
+        assert states[task] == "skipped", task
     assert states["no_campaigns"] == "skipped"
     assert states["campaigns_done"] == "success" and states["summarize"] == "success"
     with db.transaction() as conn:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from journeyflow import settings
 from journeyflow.postal.drop import CONN_ID, DeliveryError
 from journeyflow.postal.export import PostalExportError, build_dir, export_mailing
+from journeyflow.postal.profile import action_code
 
 D = date(2026, 11, 21)
 FOLDER = "win_back/2026-11-21"
@@ -118,7 +119,8 @@ def test_export_then_rerun_is_identical_and_delivers_once(postal, db, caplog):
     assert lines[0].startswith("Kundennummer;Anrede;")
     # by PLZ as text: 01067, 1010 (AT), 10115
     assert [line.split(";")[0] for line in lines[1:]] == ["c1", "c5", "c2"]
-    assert ";01067;" in lines[1] and ";'=1+1;" in lines[2] and lines[1].endswith(";win_back")
+    action = action_code(settings.load_config().raw, "win_back")
+    assert ";01067;" in lines[1] and ";'=1+1;" in lines[2] and lines[1].endswith(f";{action}")
     manifest = json.loads(files[f"{STEM}.manifest.json"])
     assert manifest["row_count"] == 3 and manifest["run_id"] == "scheduled__2026-11-21"
     assert manifest["sha256"] == result["sha256"]

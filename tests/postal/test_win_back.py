@@ -1,0 +1,115 @@
+"""Postal win-back from the rulebook to the vendor's drop: who gets a letter, and who never does."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from journeyflow import campaigns, outbox
+from journeyflow.postal.drop import CONN_ID
+from journeyflow.postal.export import export_mailing
+from tests.world import DAY, D, T, customer
+
+
+@pytest.fixture
+def drop(db, tmp_path, monkeypatch):
+    with db.transaction() as conn:
+        conn.exec_driver_sql("truncate journeyflow.postal_rejects, journeyflow.postal_exports")
+    folder = tmp_path / "drop"
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{CONN_ID.upper()}",
+        json.dumps({"conn_type": "fs", "extra": {"path": str(folder)}}),
+    )
+    return folder
+
+
+def lapsed(world, **fields):
+    """A customer whose last order is 200 days old: phase at_risk."""
+    return customer(world, T - 400 * DAY, T - 200 * DAY, **fields)
+
+
+def win_back(db, day, cid):
+    with db.transaction() as conn:
+        return (
+            conn.execute(
+                text(
+                    "select channel, decision, reason from journeyflow.v_campaign_decisions "
+                    "where run_date = :d and contact_id = :c and campaign = 'win_back'"
+                ),
+                {"d": day, "c": cid},
+            )
+            .mappings()
+            .one()
+        )
+
+
+def test_who_gets_a_letter(db, world, drop):
+    no_email = lapsed(world, last_name="Brief")
+    dead = lapsed(world, last_name="Stumm", house_number="2", consent_status="confirmed",
+                  consent_confirmed_at=T - 500 * DAY)  # fmt: skip
+    world.sent(dead, T - 100 * DAY, 3)  # three campaign emails, no open: email_dead
+    reachable = lapsed(world, last_name="Mail", house_number="3", consent_status="confirmed",
+                       consent_confirmed_at=T - 500 * DAY)  # fmt: skip
+    objected = lapsed(world, last_name="Nein", house_number="4", postal_opt_out=True)
+    unsubscribed = customer(world, T - 400 * DAY, last_name="Ruhe", house_number="5")
+    world.event(unsubscribed, "unsubscribe", T - 390 * DAY, channel="postal")
+    world.event(unsubscribed, "purchase", T - 200 * DAY)  # a purchase after the objection
+    payer = lapsed(world, last_name="Schuld", house_number="6")
+    world.event(payer, "payment_overdue", T - 30 * DAY)
+    no_address = lapsed(world, street=None, last_name="Weg", house_number="7")
+    world.run(D)
+    campaigns.decide(D)
+
+    assert dict(win_back(db, D, no_email)) == {
+        "channel": "postal", "decision": "queued", "reason": "due: step 1",
+    }  # fmt: skip
+    assert win_back(db, D, dead)["channel"] == "postal"
+    assert win_back(db, D, reachable)["channel"] == "email"
+    for cid in (objected, unsubscribed, no_address):
+        assert win_back(db, D, cid)["decision"] == "excluded"
+        assert "no usable postal address or a postal objection" in win_back(db, D, cid)["reason"]
+    assert win_back(db, D, payer)["reason"].startswith("bad payer")
+
+    result = export_mailing(D, "win_back", "run-1")
+    assert result["rows"] == 2
+    for cid in (no_email, dead):
+        assert dict(win_back(db, D, cid))["decision"] == "exported"
+    csv = (drop / result["file"]).read_text(encoding="utf-8")
+    assert "Brief" in csv and "Stumm" in csv and "Nein" not in csv and "Ruhe" not in csv
+    assert (drop / result["file"]).with_name("mailing_win_back_2026-11-20.done").exists()
+
+
+def test_no_second_win_back_within_180_days_by_either_channel(db, world, drop, monkeypatch):
+    cid = lapsed(world, consent_status="confirmed", consent_confirmed_at=T - 500 * DAY)
+    world.run(D)
+    campaigns.decide(D)
+    outbox.send("win_back", D)  # by email (no journeyflow_smtp: an .eml file)
+    world.event(cid, "unsubscribe", T + DAY, channel="email")  # email no longer reaches them
+    later = D + timedelta(days=30)
+    world.run(later)
+    campaigns.decide(later)
+    row = win_back(db, later, cid)
+    assert row["channel"] == "postal" and row["decision"] == "held"
+    assert row["reason"].startswith(f"repeat window: last sent {D}")
+    day_180 = D + timedelta(days=180)
+    world.run(day_180)
+    campaigns.decide(day_180)
+    assert win_back(db, day_180, cid)["decision"] == "queued"
+
+
+def test_a_rerun_exports_nothing_twice(db, world, drop):
+    lapsed(world)
+    world.run(D)
+    campaigns.decide(D)
+    first = export_mailing(D, "win_back", "run-1")
+    data = (drop / first["file"]).read_bytes()
+    campaigns.decide(D)
+    again = export_mailing(D, "win_back", "run-2")
+    assert again["delivered"] == 0 and (drop / first["file"]).read_bytes() == data
+    with db.transaction() as conn:
+        assert conn.exec_driver_sql(
+            "select count(*) from journeyflow.send_log where channel = 'postal'"
+        ).scalar() == 1
