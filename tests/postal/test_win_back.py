@@ -110,6 +110,9 @@ def test_a_rerun_exports_nothing_twice(db, world, drop):
     again = export_mailing(D, "win_back", "run-2")
     assert again["delivered"] == 0 and (drop / first["file"]).read_bytes() == data
     with db.transaction() as conn:
-        assert conn.exec_driver_sql(
-            "select count(*) from journeyflow.send_log where channel = 'postal'"
-        ).scalar() == 1
+        assert (
+            conn.exec_driver_sql(
+                "select count(*) from journeyflow.send_log where channel = 'postal'"
+            ).scalar()
+            == 1
+        )
