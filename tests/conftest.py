@@ -26,7 +26,7 @@ airflow_env.configure()
 
 CORE_TABLES = (
     "contacts", "events", "watermarks", "quarantine", "pipeline_runs", "pipeline_steps",
-    "validation_results", "contact_facts", "send_log", "campaign_decisions", "outbox",
+    "validation_results", "contact_facts", "campaign_decisions", "outbox",
     "suppressions", "postal_exports", "postal_rejects",
 )  # fmt: skip
 
@@ -84,7 +84,7 @@ def world(db):
     with db.transaction() as conn:
         conn.exec_driver_sql(
             "truncate journeyflow.contact_facts, journeyflow.phase_history, journeyflow.phase_runs,"
-            " journeyflow.phase_counts, journeyflow.phase_transitions, journeyflow.send_log"
+            " journeyflow.phase_counts, journeyflow.phase_transitions, journeyflow.outbox"
         )
     from tests.world import World
 

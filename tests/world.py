@@ -82,8 +82,9 @@ class World:
             for i in range(n):
                 conn.execute(
                     text(
-                        "insert into journeyflow.send_log "
-                        "values (:c, 'upsell', 1, 'email', :o, :d, :at)"
+                        "insert into journeyflow.outbox (contact_id, campaign, step, occurrence, "
+                        "channel, run_date, status, sent_at) "
+                        "values (:c, 'upsell', 1, :o, 'email', :d, 'sent', :at)"
                     ),
                     {"c": cid, "o": i + 1, "d": at.date() - timedelta(days=1), "at": at},
                 )

@@ -144,17 +144,18 @@ judged as (
     from base b
 ),
 
-ready as (
+ranked as (  -- the due email steps of a contact compete for the caps, in campaign order
     select
         j.*,
-        case when j.channel = 'email' then row_number() over (
-            partition by j.contact_id, j.channel = 'email' order by j.priority, j.next_step
-        ) end as email_rank,
-        first_value(j.campaign) over (
-            partition by j.contact_id, j.channel = 'email' order by j.priority, j.next_step
-        ) as first_campaign
+        row_number() over w as email_rank,
+        first_value(j.campaign) over w as first_campaign
     from judged j
-    where j.exclusion is null and j.waiting is null and j.due_date <= :d
+    window w as (
+        partition by j.contact_id,
+            j.channel = 'email' and j.exclusion is null and j.waiting is null
+            and j.due_date <= :d
+        order by j.priority, j.next_step
+    )
 )
 
 select
@@ -163,7 +164,7 @@ select
         when j.exclusion is not null then 'excluded'
         when j.waiting is not null or j.due_date > :d then 'held'
         when j.channel <> 'email' then 'queued'
-        when r.email_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.emails, 0)))
+        when j.email_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.emails, 0)))
             then 'queued'
         else 'held'
     end as decision,
@@ -172,16 +173,15 @@ select
         when j.waiting is not null then j.waiting
         when j.due_date > :d then 'step ' || j.next_step || ' is due on ' || j.due_date
         when j.channel <> 'email' then 'due: step ' || j.next_step
-        when r.email_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.emails, 0)))
+        when j.email_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.emails, 0)))
             then 'due: step ' || j.next_step
         when coalesce(w.emails, 0) >= :per_week then
             'cap: ' || w.emails || ' campaign emails in the run dates '
             || (cast(:d as date) - (:per_week_days - 1)) || '..' || (cast(:d as date) - 1)
         else 'cap: ' || :per_run_date || ' campaign email per run date; '
-            || r.first_campaign || ' goes first'
+            || j.first_campaign || ' goes first'
     end as reason
-from judged j
-left join ready r using (contact_id, campaign)
+from ranked j
 left join week w using (contact_id)
 """
 

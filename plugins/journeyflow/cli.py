@@ -361,7 +361,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     from journeyflow import outbox
 
     if args.resolve:
-        n = outbox.resolve(args.date, args.resolve, args.campaign)
+        n = outbox.resolve(args.date, args.resolve, args.campaign, args.id)
         print(f"{n} in-doubt message(s) of {args.date} marked {args.resolve}")
         return 0
     for campaign, channel, status, n in outbox.status_counts(args.date):
@@ -369,7 +369,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     doubtful = list(outbox.iter_in_doubt())
     if doubtful:
         print(f"\n{len(doubtful)} message(s) in doubt: check the mail server log, then "
-              "`journeyflow outbox --date D --resolve sent|resend`")  # fmt: skip
+              "`journeyflow outbox --date D [--id N] --resolve sent|resend`")  # fmt: skip
         for oid, d, campaign, step, contact_id, msg_id in doubtful[:50]:
             print(f"  outbox {oid}  {d}  {campaign} step {step}  contact {contact_id}  {msg_id}")
     return 0
@@ -505,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("outbox", help="outbox states; settle messages in doubt")
     p.add_argument("--date", type=_date, help="only this run date")
     p.add_argument("--campaign", help="only this campaign (with --resolve)")
+    p.add_argument("--id", type=int, action="append", help="only this outbox id (with --resolve)")
     p.add_argument(
         "--resolve", choices=("sent", "resend"), help="settle in-doubt messages of --date"
     )

@@ -6,22 +6,26 @@ its rows instead of adding new ones. ``send`` is the sender: it takes a per-camp
 PostgreSQL advisory lock, released by the server when a sender process dies), returns rows a dead
 sender had claimed but not yet handed to SMTP, marks rows it had handed over as ``in_doubt``, then
 claims batches. Each message is marked ``sending`` in a committed statement *before* SMTP DATA
-and ``sent`` right after the server's 250; the only window left is between those two, and a crash
-there leaves one ``in_doubt`` row per sender that is reported, never resent on its own.
+and ``sent`` after the server's 250 (in the same round trip as the next message's ``sending``
+mark); the only window left is between the 250 and that mark, and a crash there leaves at most
+one ``in_doubt`` row per SMTP connection, reported and never resent on its own.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
+import multiprocessing
+import os
 import random
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +39,8 @@ from journeyflow.pipeline import StepResult, record_step
 log = logging.getLogger(__name__)
 
 SMTP_CONN_ID = "journeyflow_smtp"
-RENDER_CHUNK = 2000
+RENDER_CHUNK = 1000
+PARALLEL_FROM = 5000  # queued emails from which rendering runs in worker processes
 
 RECIPIENTS_SQL = """
 select d.contact_id, d.campaign, d.step, d.occurrence, c.email, c.language, c.salutation,
@@ -58,16 +63,9 @@ class SenderError(RuntimeError):
     """Sending cannot go on (SMTP unreachable, ...); the queued messages stay queued."""
 
 
-def _csv_chunk(rows: list[tuple]) -> io.StringIO:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    buf.seek(0)
-    return buf
-
-
 def enqueue(conn: Connection, d: date, renderer: Any | None = None) -> int:
     """Outbox rows for the queued decisions in ``decided`` (same transaction). Returns new rows."""
-    from journeyflow.render import Recipient, Renderer
+    from journeyflow.render import Renderer
 
     # Rows of an earlier run of D that this run no longer chooses: cancelled, not sent.
     conn.execute(
@@ -98,35 +96,71 @@ def enqueue(conn: Connection, d: date, renderer: Any | None = None) -> int:
         ),
         {"d": d},
     ).rowcount
-    conn.exec_driver_sql(
-        "create temp table rendered (contact_id text, campaign text, step integer, "
-        "occurrence integer, message_id text, recipient text, message text) on commit drop"
-    )
     renderer = renderer or Renderer().with_sender(sender_address())
     raw = conn.connection.dbapi_connection
-    now = datetime.now(settings.load_config().tz)
-    with raw.cursor(name="queued_recipients") as cur:
-        cur.itersize = RENDER_CHUNK
+    with raw.cursor() as cur:
         cur.execute(RECIPIENTS_SQL)
-        while rows := cur.fetchmany(RENDER_CHUNK):
-            out = []
-            for row in rows:
-                r = Recipient(
-                    contact_id=row[0], email=row[4], language=row[5], salutation=row[6],
-                    title=row[7], first_name=row[8], last_name=row[9], city=row[10],
-                    order_count=row[11] or 0, first_product=row[12], last_product=row[13],
-                    first_order_at=row[14], last_order_at=row[15],
-                )  # fmt: skip
-                msg_id, body = renderer.message(r, row[1], row[2], row[3], d, now)
-                out.append((row[0], row[1], row[2], row[3], msg_id, row[4], body))
-            warehouse.copy_from(conn, "copy rendered from stdin with (format csv)", _csv_chunk(out))
-    new += conn.exec_driver_sql(
-        "insert into journeyflow.outbox (contact_id, campaign, step, occurrence, channel, "
-        "run_date, message_id, recipient, message) "
-        f"select contact_id, campaign, step, occurrence, 'email', '{d.isoformat()}', "
-        "message_id, recipient, message from rendered on conflict do nothing"
-    ).rowcount
-    return new
+        rows = cur.fetchall()  # small tuples; the messages are rendered chunk by chunk below
+    now = datetime.now(settings.load_config().tz)
+    chunks = [(d, now, rows[i : i + RENDER_CHUNK]) for i in range(0, len(rows), RENDER_CHUNK)]
+    copy = (
+        "copy journeyflow.outbox (contact_id, campaign, step, occurrence, channel, run_date, "
+        "message_id, recipient, message) from stdin"
+    )
+    if len(rows) < PARALLEL_FROM:
+        blocks = map(partial(_render_chunk, renderer), chunks)
+        for block in blocks:
+            warehouse.copy_from(conn, copy, io.StringIO(block))
+    else:  # rendering is CPU work in Python: spread it over the cores while COPY runs
+        ctx = multiprocessing.get_context("spawn")
+        workers = max(2, min(4, os.cpu_count() or 2))
+        with ctx.Pool(workers, _init_worker, (renderer.templates_dir, renderer.keys(),
+                                             renderer.from_address)) as pool:  # fmt: skip
+            for block in pool.imap(_render_in_worker, chunks):
+                warehouse.copy_from(conn, copy, io.StringIO(block))
+    return new + len(rows)
+
+
+def _copy_text(value: str) -> str:
+    """A value for COPY's text format (our values contain CR, LF, never NUL)."""
+    return (
+        value.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+        .replace("\t", "\\t")
+    )  # fmt: skip
+
+
+def _render_chunk(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> str:
+    """Render a chunk of queued recipients into COPY text lines for the outbox."""
+    from journeyflow.render import Recipient
+
+    d, now, rows = chunk
+    lines = []
+    for row in rows:
+        r = Recipient(
+            contact_id=row[0], email=row[4], language=row[5], salutation=row[6],
+            title=row[7], first_name=row[8], last_name=row[9], city=row[10],
+            order_count=row[11] or 0, first_product=row[12], last_product=row[13],
+            first_order_at=row[14], last_order_at=row[15],
+        )  # fmt: skip
+        msg_id, body = renderer.message(r, row[1], row[2], row[3], d, now)
+        fields = (row[0], row[1], str(row[2]), str(row[3]), "email", d.isoformat(), msg_id,
+                  row[4], body)  # fmt: skip
+        lines.append("\t".join(map(_copy_text, fields)))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+_WORKER_RENDERER: Any = None
+
+
+def _init_worker(templates_dir: Any, keys: Any, from_address: str) -> None:
+    global _WORKER_RENDERER
+    from journeyflow.render import Renderer
+
+    _WORKER_RENDERER = Renderer(templates_dir, keys=keys).with_sender(from_address)
+
+
+def _render_in_worker(chunk: tuple[date, datetime, list[tuple]]) -> str:
+    return _render_chunk(_WORKER_RENDERER, chunk)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,21 +324,43 @@ class SendResult:
 
 
 class _Db:
-    """The sender's own autocommit connection: every statement commits on its own."""
+    """The sender's own autocommit connection: every statement commits on its own.
+
+    A message's "sent" mark is written together with the next statement, in the same round
+    trip (usually the next message's "sending" mark): one database round trip per message.
+    """
 
     def __init__(self) -> None:
         self.raw = warehouse.engine().raw_connection()
         self.raw.driver_connection.autocommit = True
         self.cur = self.raw.driver_connection.cursor()
+        self.pending_sent: int | None = None
 
-    def run(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
+    def run(self, sql: str, params: tuple = ()) -> list[tuple]:
+        if self.pending_sent is not None:
+            sent, self.pending_sent = self.pending_sent, None
+            if sql == _SENDING:  # one implicit transaction: both marks or neither
+                self.cur.execute(_SENT_THEN_SENDING, (sent, *params))
+                return []
+            self.cur.execute(_SENT, (sent,))
         self.cur.execute(sql, params)
         return self.cur.fetchall() if self.cur.description else []
 
+    def mark_sent(self, outbox_id: int) -> None:
+        self.pending_sent = outbox_id
+
+    def flush(self) -> None:
+        if self.pending_sent is not None:
+            sent, self.pending_sent = self.pending_sent, None
+            self.cur.execute(_SENT, (sent,))
+
     def close(self) -> None:
-        self.run("select pg_advisory_unlock_all()")
-        self.raw.driver_connection.autocommit = False  # back to the pool as it came
-        self.raw.close()
+        try:
+            self.flush()
+            self.run("select pg_advisory_unlock_all()")
+            self.raw.driver_connection.autocommit = False  # back to the pool as it came
+        finally:
+            self.raw.close()
 
 
 def _lock_key(campaign: str) -> str:
@@ -334,22 +390,91 @@ def recover(db: _Db, campaign: str) -> tuple[int, int]:
     return len(released), len(doubtful)
 
 
-def send(campaign: str, d: date, *, transport_: Any = None, limit: int | None = None) -> SendResult:
-    """Send the queued emails of one campaign (run dates up to D). Safe to run again any time."""
+def send(campaign: str, d: date, *, transport_: Any = None) -> SendResult:
+    """Send the queued emails of one campaign (run dates up to D). Safe to run again any time.
+
+    ``sender.connections`` workers claim batches side by side (``for update skip locked``), each
+    with its own SMTP connection; the campaign lock is held for all of them.
+    """
     cfg = settings.load_config().campaigns.sender
     result = SendResult(campaign)
     started = time.perf_counter()
-    tr = transport_ or transport()
-    sender = sender_address()
     db = _Db()
     try:
         db.run("set lock_timeout = '10min'")
         db.run("select pg_advisory_lock(hashtext(%s))", (_lock_key(campaign),))
         result.released, result.in_doubt = recover(db, campaign)
+        workers = 1 if transport_ is not None else cfg.connections
+        pacer = _Pacer(cfg.rate_per_second)
+        stop = threading.Event()
+        results = [SendResult(campaign) for _ in range(workers)]
+        errors: list[BaseException] = []
+
+        def work(i: int) -> None:
+            try:
+                _worker(campaign, d, cfg, transport_ or transport(), pacer, stop, results[i])
+            except BaseException as exc:  # first failure stops the others; raised below
+                errors.append(exc)
+                stop.set()
+
+        threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r in results:
+            for key in ("sent", "bounced", "deferred", "failed", "in_doubt"):
+                setattr(result, key, getattr(result, key) + getattr(r, key))
+            result.errors += r.errors
+        if errors:
+            raise errors[0]
+    finally:
+        result.seconds = time.perf_counter() - started
+        db.close()
+    with warehouse.transaction() as conn:
+        step = StepResult(f"send.{campaign}", result.sent, result.sent, 0, result.seconds,
+                          result.as_dict())  # fmt: skip
+        record_step(conn, d, step)
+    log.info(
+        "%s: sent %d, bounced %d, deferred %d, failed %d, in doubt %d",
+        campaign, result.sent, result.bounced, result.deferred, result.failed, result.in_doubt,
+    )  # fmt: skip
+    return result
+
+
+class _Pacer:
+    """The configured messages per second, shared by the workers (0: no limit)."""
+
+    def __init__(self, rate: float) -> None:
+        self.pace = 1.0 / rate if rate > 0 else 0.0
+        self.next_at = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.pace:
+            return
+        with self.lock:
+            self.next_at = max(self.next_at + self.pace, time.monotonic())
+            due = self.next_at
+        time.sleep(max(0.0, due - time.monotonic()))
+
+
+def _worker(
+    campaign: str,
+    d: date,
+    cfg: settings.SenderConfig,
+    tr: Any,
+    pacer: _Pacer,
+    stop: threading.Event,
+    result: SendResult,
+) -> None:
+    """Claim batches and deliver them until the campaign's queue is empty (or stop is set)."""
+    sender = sender_address()
+    db = _Db()
+    batch: list[tuple] = []
+    try:
         _open(tr, cfg)
-        pace = 1.0 / cfg.rate_per_second if cfg.rate_per_second > 0 else 0.0
-        next_at = time.monotonic()
-        while limit is None or result.sent < limit:
+        while not stop.is_set():
             batch = db.run(
                 "update journeyflow.outbox set status = 'claimed', claimed_at = now() "
                 "where outbox_id in (select outbox_id from journeyflow.outbox "
@@ -362,35 +487,28 @@ def send(campaign: str, d: date, *, transport_: Any = None, limit: int | None = 
             if not batch:
                 break
             batch.sort()
-            for i, (oid, rcpt, message, attempts, run_date, step, occ) in enumerate(batch):
-                if pace:
-                    next_at = max(next_at + pace, time.monotonic())
-                    time.sleep(max(0.0, next_at - time.monotonic()))
+            for oid, rcpt, message, attempts, run_date, step, occ in batch:
+                if stop.is_set():
+                    break
+                if pacer.pace:
+                    db.flush()  # do not keep a sent mark waiting while we pause
+                    pacer.wait()
                 row = {"outbox_id": oid, "run_date": run_date, "campaign": campaign,
                        "step": step, "occurrence": occ}  # fmt: skip
-                try:
-                    _deliver(db, tr, cfg, sender, row, rcpt, message, attempts, result)
-                except SenderError:
-                    rest = [b[0] for b in batch[i:]]
-                    db.run(
-                        "update journeyflow.outbox set status = 'queued', claimed_at = null "
-                        "where outbox_id = any(%s) and status = 'claimed'",
-                        (rest,),
-                    )
-                    raise
+                _deliver(db, tr, cfg, sender, row, rcpt, message, attempts, result)
+            else:
+                batch = []
     finally:
-        result.seconds = time.perf_counter() - started
-        tr.close()
-        db.close()
-    with warehouse.transaction() as conn:
-        step = StepResult(f"send.{campaign}", result.sent, result.sent, 0, result.seconds,
-                          result.as_dict())  # fmt: skip
-        record_step(conn, d, step)
-    log.info(
-        "%s: sent %d, bounced %d, deferred %d, failed %d, in doubt %d",
-        campaign, result.sent, result.bounced, result.deferred, result.failed, result.in_doubt,
-    )  # fmt: skip
-    return result
+        try:
+            if batch:  # stopped early: what this worker claimed but did not try goes back
+                db.run(
+                    "update journeyflow.outbox set status = 'queued', claimed_at = null "
+                    "where outbox_id = any(%s) and status = 'claimed'",
+                    ([b[0] for b in batch],),
+                )
+        finally:
+            tr.close()
+            db.close()
 
 
 def _open(tr: Any, cfg: settings.SenderConfig) -> None:
@@ -440,7 +558,7 @@ def _deliver(
                 tr.prepare(sender, rcpt)
                 db.run(_SENDING, (oid,))
                 tr.data(body)
-            db.run(_SENT, (oid, oid))
+            db.mark_sent(oid)
             result.sent += 1
             return
         except Refused as exc:
@@ -512,18 +630,20 @@ _SENDING = (
 )
 _SENT = (
     "update journeyflow.outbox set status = 'sent', sent_at = now(), last_error = null "
-    "where outbox_id = %s; "
-    "insert into journeyflow.send_log "
-    "select contact_id, campaign, step, channel, occurrence, run_date, sent_at "
-    "from journeyflow.outbox where outbox_id = %s on conflict do nothing"
+    "where outbox_id = %s"
 )
+_SENT_THEN_SENDING = _SENT + "; " + _SENDING
 _BACK_TO_CLAIMED = (
     "update journeyflow.outbox set status = 'claimed' where outbox_id = %s and status = 'sending'"
 )
 
 
-def resolve(d: date, outcome: str, campaign: str | None = None) -> int:
-    """Settle in-doubt messages of D after checking the mail server: ``sent`` or ``resend``."""
+def resolve(
+    d: date, outcome: str, campaign: str | None = None, ids: list[int] | None = None
+) -> int:
+    """Settle in-doubt messages of D after checking the mail server: ``sent`` or ``resend``.
+
+    ``ids`` limits it to these outbox ids (``journeyflow outbox`` lists them)."""
     if outcome not in ("sent", "resend"):
         raise ValueError("outcome is 'sent' (the server has it) or 'resend' (it does not)")
     with warehouse.transaction() as conn:
@@ -532,9 +652,10 @@ def resolve(d: date, outcome: str, campaign: str | None = None) -> int:
             for r in conn.execute(
                 text(
                     "select outbox_id from journeyflow.outbox where status = 'in_doubt' "
-                    "and run_date = :d and (cast(:c as text) is null or campaign = :c)"
+                    "and run_date = :d and (cast(:c as text) is null or campaign = :c) "
+                    "and (cast(:ids as bigint[]) is null or outbox_id = any(:ids))"
                 ),
-                {"d": d, "c": campaign},
+                {"d": d, "c": campaign, "ids": ids},
             )
         ]
         if outcome == "sent":
@@ -542,14 +663,6 @@ def resolve(d: date, outcome: str, campaign: str | None = None) -> int:
                 text(
                     "update journeyflow.outbox set status = 'sent', sent_at = coalesce(sent_at, "
                     "now()) where outbox_id = any(:ids)"
-                ),
-                {"ids": ids},
-            )
-            conn.execute(
-                text(
-                    "insert into journeyflow.send_log select contact_id, campaign, step, "
-                    "channel, occurrence, run_date, sent_at from journeyflow.outbox "
-                    "where outbox_id = any(:ids) on conflict do nothing"
                 ),
                 {"ids": ids},
             )

@@ -91,6 +91,7 @@ class Campaign:
 class SenderConfig:
     from_address: str = "Lichtblick Fotoversand <news@lichtblick.example>"
     batch_size: int = 200
+    connections: int = 2  # SMTP connections (and workers) per campaign
     rate_per_second: float = 0.0  # 0: as fast as the server accepts
     retries: int = 3  # per message and run, for 4xx answers and lost connections
     backoff_seconds: float = 2.0  # doubles per retry
@@ -313,7 +314,7 @@ def _campaigns(c: dict[str, Any]) -> CampaignsConfig:
     if set(snd) - set(fields) - {"from"}:
         raise ConfigError(f"{where}.sender: unknown keys {sorted(set(snd) - set(fields))}")
     values = {k: snd.get(k, v) for k, v in fields.items() if k != "from_address"}
-    for key in ("batch_size", "timeout_seconds", "max_attempts"):
+    for key in ("batch_size", "timeout_seconds", "max_attempts", "connections"):
         _positive("campaigns.sender", key, values[key])
     sender = SenderConfig(from_address=str(snd.get("from", fields["from_address"])), **values)
     items = c.get("list") or {}

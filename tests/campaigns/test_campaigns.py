@@ -362,3 +362,25 @@ def test_without_smtp_connection_emails_become_eml_files(db, world, config):
     files = list((settings.home() / "outbox" / str(D) / "tripwire_offer").glob("*.eml"))
     assert len(files) == 1 and b"X-Campaign: tripwire_offer" in files[0].read_bytes()
     shutil.rmtree(settings.home() / "outbox")
+
+
+def test_rendering_in_worker_processes_gives_the_same_messages(db, world, smtp, config,
+                                                               monkeypatch):  # fmt: skip
+    for i in range(6):
+        world.subscriber(T - 20 * DAY, language=("de", "en")[i % 2], first_name=f"Jörg{i}")
+    world.run(D)
+    campaigns.decide(D)
+    serial = {r["contact_id"]: r["message"] for r in outbox_rows(db)}
+    with db.transaction() as conn:
+        conn.exec_driver_sql("truncate journeyflow.outbox, journeyflow.campaign_decisions")
+    monkeypatch.setattr(outbox, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(outbox, "RENDER_CHUNK", 2)
+    campaigns.decide(D)
+    parallel = {r["contact_id"]: r["message"] for r in outbox_rows(db)}
+
+    def without_date(message):
+        return [line for line in message.split("\r\n") if not line.startswith("Date: ")]
+
+    assert len(parallel) == 6 and serial.keys() == parallel.keys()
+    for cid, message in serial.items():
+        assert without_date(message) == without_date(parallel[cid])

@@ -1,7 +1,7 @@
 """Export a campaign's postal outbox rows of one run date as a mailing file and deliver it.
 
 Idempotent per (run date, campaign): the run id of the first build is kept, so a rerun renders
-byte-identical files; delivery skips files already in the drop; outbox, send_log and
+byte-identical files; delivery skips files already in the drop; outbox (and so send_log) and
 ``postal_exports`` are updated so that nothing counts twice. Logs carry ids and counts only.
 """
 
@@ -197,18 +197,6 @@ def export_mailing(run_date: date, campaign: str, run_id: str) -> dict[str, Any]
                     text(
                         "update journeyflow.outbox set status = 'exported', last_error = null,"
                         " sent_at = coalesce(sent_at, now()) where outbox_id = any(:ids)"
-                    ),
-                    {"ids": exported},
-                )
-                conn.execute(
-                    text(
-                        """
-                        insert into journeyflow.send_log
-                            (contact_id, campaign, step, channel, occurrence, run_date, sent_at)
-                        select contact_id, campaign, step, 'postal', occurrence, run_date, sent_at
-                        from journeyflow.outbox where outbox_id = any(:ids)
-                        on conflict do nothing
-                        """
                     ),
                     {"ids": exported},
                 )
