@@ -111,11 +111,11 @@ def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
         "",
         f"journeyflow_nightly {summary['run_date']}: {state.upper()} in {seconds:.1f}s",
         "",
-        f"  {'step':<18}{'rows in':>12}{'rows out':>12}{'quarantined':>13}{'seconds':>10}",
+        f"  {'step':<26}{'rows in':>12}{'rows out':>12}{'quarantined':>13}{'seconds':>10}",
     ]
     for step in summary["steps"]:
         lines.append(
-            f"  {step['step']:<18}{step['rows_in'] or 0:>12,}{step['rows_out'] or 0:>12,}"
+            f"  {step['step']:<26}{step['rows_in'] or 0:>12,}{step['rows_out'] or 0:>12,}"
             f"{step['quarantined'] or 0:>13,}{step['seconds'] or 0:>10.2f}"
         )
     if summary["quarantine"]:
@@ -143,6 +143,7 @@ def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
         lines.append(f"  data docs: {docs}")
     if summary.get("phases"):
         lines += ["", f"  {'phase':<14}{'contacts':>10}{'change':>9}", *_phase_lines(summary)]
+    lines += _campaign_lines(summary)
     totals = summary["totals"]
     lines += [
         "",
@@ -150,6 +151,30 @@ def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
         f"{totals['quarantined']:,} records in quarantine",
     ]
     return "\n".join(lines)
+
+
+def _campaign_lines(summary: dict[str, Any]) -> list[str]:
+    from journeyflow import settings
+    from journeyflow.connections import get_connection
+
+    rows = summary.get("campaigns") or []
+    if not rows:
+        return []
+    per: dict[tuple[str, str], dict[str, int]] = {}
+    for r in rows:
+        per.setdefault((r["campaign"], r["channel"]), {})[r["decision"]] = r["contacts"]
+    lines = ["", "  campaign decisions (journeyflow plan / explain tell why):"]
+    for (campaign, channel), counts in per.items():
+        shown = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
+        lines.append(f"  {campaign:<22}{channel:<8}{shown}")
+    d = summary["run_date"]
+    if get_connection("journeyflow_smtp") is None:
+        lines.append(f"  emails: .eml files in {settings.home() / 'outbox' / d}")
+    if get_connection("journeyflow_postal_drop") is None and any(
+        r["decision"] == "exported" for r in rows
+    ):
+        lines.append(f"  letters: mailing files in {settings.home() / 'postal'}/<campaign>/{d}")
+    return lines
 
 
 def _phase_lines(data: dict[str, Any]) -> list[str]:

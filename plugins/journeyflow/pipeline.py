@@ -487,6 +487,17 @@ def summary(run_date: date) -> dict[str, Any]:
         phases = [
             dict(row._mapping) for row in conn.execute(text(PHASE_COUNTS_SQL), {"d": run_date})
         ]
+        campaigns = [
+            dict(row._mapping)
+            for row in conn.execute(
+                text(
+                    """select campaign, channel, decision, count(*) as contacts
+                       from journeyflow.v_campaign_decisions where run_date = :d
+                       group by 1, 2, 3 order by 1, 2, 3"""
+                ),
+                {"d": run_date},
+            )
+        ]
         totals = conn.execute(
             text(
                 """select (select count(*) from journeyflow.contacts) as contacts,
@@ -495,4 +506,5 @@ def summary(run_date: date) -> dict[str, Any]:
             )
         ).one()
     return {"run_date": run_date.isoformat(), "steps": steps, "quarantine": reasons,
-            "gate": gate, "phases": phases, "totals": dict(totals._mapping)}  # fmt: skip
+            "gate": gate, "phases": phases, "campaigns": campaigns,
+            "totals": dict(totals._mapping)}  # fmt: skip
