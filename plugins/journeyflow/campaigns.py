@@ -28,14 +28,20 @@ from journeyflow.pipeline import StepResult, record_step
 
 log = logging.getLogger(__name__)
 
-# Outbox states that count as "this step went out" (or will: it is on its way).
+# Outbox states: a step is done (not tried again) once sent, exported, in doubt, bounced or given
+# up; it is in flight while waiting; sends that count for caps and repeat windows.
 DONE = ("sent", "exported", "in_doubt", "bounced", "failed")
 IN_FLIGHT = ("queued", "claimed", "sending")
 CAPPED = ("sent", "in_doubt", "queued", "claimed", "sending")
+REPEAT = (*CAPPED, "exported")
 
 
 class AudienceError(RuntimeError):
     """An audience query in sql/campaigns/ failed; the message names the file."""
+
+
+class StaleFactsError(RuntimeError):
+    """The contact facts are of another run date than the one being decided."""
 
 
 def campaign_names() -> tuple[str, ...]:
@@ -85,7 +91,7 @@ per_campaign as (
     select
         h.contact_id,
         h.campaign,
-        max(h.run_date) filter (where h.status <> 'cancelled') as last_run_date,
+        max(h.run_date) filter (where h.status = any(:repeat)) as last_run_date,
         array_agg(distinct h.step) filter (where h.status = any(:done)) as done_steps,
         min(h.step) filter (where h.status = any(:in_flight)) as waiting_step,
         min(h.run_date) filter (where h.status = any(:in_flight)) as waiting_since
@@ -229,6 +235,7 @@ def _campaign_params(cfg: settings.Config, d: date) -> dict[str, Any]:
         "done": list(DONE),
         "in_flight": list(IN_FLIGHT),
         "capped": list(CAPPED),
+        "repeat": list(REPEAT),
         "per_run_date": cfg.campaigns.per_run_date,
         "per_week": cfg.campaigns.per_week,
         "per_week_days": 7,
@@ -310,6 +317,14 @@ def decide(d: date, renderer: Any | None = None) -> StepResult:
     result = StepResult("decide_campaigns")
     started = time.perf_counter()
     with warehouse.transaction() as conn:
+        facts_of = conn.execute(
+            text("select max(run_date) from journeyflow.contact_facts")
+        ).scalar()
+        if facts_of is not None and facts_of != d:
+            raise StaleFactsError(
+                f"the contact facts and phases are of {facts_of}, not {d}: decisions for {d} "
+                f"need them as of {d}; run the whole date again (score and assign_phases first)"
+            )
         _decide(conn, d)
         conn.execute(
             text("delete from journeyflow.campaign_decisions where run_date = :d"), {"d": d}

@@ -549,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient")
-    from journeyflow.campaigns import AudienceError
+    from journeyflow.campaigns import AudienceError, StaleFactsError
     from journeyflow.lifecycle import PhaseFileError
     from journeyflow.migrate import MigrationError
     from journeyflow.outbox import SenderError
@@ -564,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (
         ConfigError, MigrationError, SourceError, PhaseFileError, AudienceError, TemplateError,
-        SenderError,
+        SenderError, StaleFactsError,
     ) as exc:  # fmt: skip
         print(f"journeyflow: {exc}", file=sys.stderr)
         return 2

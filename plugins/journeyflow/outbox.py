@@ -18,7 +18,9 @@ import logging
 import multiprocessing
 import os
 import random
+import re
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -67,6 +69,18 @@ def enqueue(conn: Connection, d: date, renderer: Any | None = None) -> int:
     """Outbox rows for the queued decisions in ``decided`` (same transaction). Returns new rows."""
     from journeyflow.render import Renderer
 
+    # Emails still waiting from earlier run dates whose contact may no longer be mailed.
+    conn.execute(
+        text(
+            "update journeyflow.outbox o set status = 'cancelled', "
+            "last_error = 'no longer allowed on ' || :d || ': ' "
+            "|| coalesce(f.email_block, 'email not allowed') "
+            "from journeyflow.contact_facts f where f.contact_id = o.contact_id "
+            "and o.channel = 'email' and o.status = 'queued' and o.run_date < :d "
+            "and not f.email_ok"
+        ),
+        {"d": d},
+    )
     # Rows of an earlier run of D that this run no longer chooses: cancelled, not sent.
     conn.execute(
         text(
@@ -174,6 +188,24 @@ class Refused(Exception):
         super().__init__(f"{code} {detail}")
         self.code = code
         self.recipient_level = recipient_level
+        match = re.match(r"\s*([245]\.\d{1,3}\.\d{1,3})\b", detail)
+        self.enhanced = match.group(1) if match else None
+
+    @property
+    def mailbox_gone(self) -> bool:
+        """A hard bounce: the recipient's mailbox does not exist (5.1.x) or is disabled."""
+        if not self.recipient_level or self.code not in (550, 551, 553):
+            return False
+        return self.enhanced is None or self.enhanced.startswith(("5.1.", "5.2.1"))
+
+    @property
+    def refuses_us(self) -> bool:
+        """Not about the recipient: relaying denied, authentication needed, sender rejected."""
+        return (
+            (self.enhanced or "").startswith("5.7.")
+            or self.code in (530, 535)
+            or (not self.recipient_level and self.code in (550, 553))
+        )
 
 
 class NotHandedOver(Exception):
@@ -229,23 +261,40 @@ class SmtpTransport:
         try:
             code, resp = self.smtp.mail(sender)
             if code != 250:
-                self.smtp.rset()
-                raise Refused(code, resp.decode(errors="replace"), recipient_level=False)
+                self._rset()
+                raise Refused(code, _text(resp), recipient_level=False)
             code, resp = self.smtp.rcpt(recipient)
             if code not in (250, 251):
-                self.smtp.rset()
-                raise Refused(code, resp.decode(errors="replace"), recipient_level=True)
+                self._rset()
+                raise Refused(code, _text(resp), recipient_level=True)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.smtp = None
             raise NotHandedOver(str(exc)) from exc
 
     def data(self, message: bytes) -> None:
-        """DATA: after this returns, the server has accepted the message."""
+        """DATA: after this returns, the server has accepted the message.
+
+        A refusal (of the DATA command, or of the message after it) is certain: the server said
+        no. Only a broken connection leaves the outcome open."""
         assert self.smtp is not None
-        code, resp = self.smtp.data(message)
+        try:
+            code, resp = self.smtp.data(message)
+        except smtplib.SMTPServerDisconnected:
+            raise
+        except smtplib.SMTPResponseException as exc:
+            self._rset()
+            raise Refused(exc.smtp_code, _text(exc.smtp_error), recipient_level=False) from exc
         if code != 250:
-            self.smtp.rset()
-            raise Refused(code, resp.decode(errors="replace"), recipient_level=False)
+            self._rset()
+            raise Refused(code, _text(resp), recipient_level=False)
+
+    def _rset(self) -> None:
+        """Reset the SMTP transaction after a refusal; a broken connection is reopened later."""
+        try:
+            if self.smtp is not None:
+                self.smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.smtp = None
 
 
 class FileTransport:
@@ -281,6 +330,10 @@ class FileTransport:
         tmp = path.with_name(f".{path.name}.part")
         tmp.write_bytes(message)
         tmp.replace(path)
+
+
+def _text(resp: bytes | str) -> str:
+    return resp.decode(errors="replace") if isinstance(resp, bytes) else str(resp)
 
 
 def _flag(value: Any) -> bool:
@@ -357,7 +410,7 @@ class _Db:
     def close(self) -> None:
         try:
             self.flush()
-            self.run("select pg_advisory_unlock_all()")
+            self.run("select pg_advisory_unlock_all(); reset lock_timeout")
             self.raw.driver_connection.autocommit = False  # back to the pool as it came
         finally:
             self.raw.close()
@@ -367,8 +420,24 @@ def _lock_key(campaign: str) -> str:
     return f"journeyflow.sender:{campaign}"
 
 
+_SUPPRESSED = (
+    "select 1 from journeyflow.suppressions s where s.contact_id = outbox.contact_id "
+    "and s.channel = 'email' and (s.address = '' or s.address = lower(outbox.recipient))"
+)
+
+
 def recover(db: _Db, campaign: str) -> tuple[int, int]:
-    """After taking the campaign's lock: undo what a dead sender left. (released, in_doubt)."""
+    """After taking the campaign's lock: undo what a dead sender left, and cancel what was
+    queued before its contact unsubscribed or bounced. Returns (released, in_doubt)."""
+    cancelled = db.run(
+        "update journeyflow.outbox set status = 'cancelled', "
+        "last_error = 'suppressed after it was queued (unsubscribed or bounced)' "
+        "where campaign = %s and channel = 'email' and status = 'queued' "
+        f"and exists ({_SUPPRESSED}) returning outbox_id",
+        (campaign,),
+    )
+    if cancelled:
+        log.info("%s: %d queued message(s) cancelled: suppressed since", campaign, len(cancelled))
     released = db.run(
         "update journeyflow.outbox set status = 'queued', claimed_at = null "
         "where campaign = %s and channel = 'email' and status = 'claimed' returning outbox_id",
@@ -470,19 +539,21 @@ def _worker(
 ) -> None:
     """Claim batches and deliver them until the campaign's queue is empty (or stop is set)."""
     sender = sender_address()
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{time.time_ns()}"
     db = _Db()
     batch: list[tuple] = []
     try:
         _open(tr, cfg)
         while not stop.is_set():
             batch = db.run(
-                "update journeyflow.outbox set status = 'claimed', claimed_at = now() "
-                "where outbox_id in (select outbox_id from journeyflow.outbox "
+                "update journeyflow.outbox set status = 'claimed', claimed_at = now(), "
+                "claimed_by = %s where outbox_id in (select outbox_id from journeyflow.outbox "
                 "  where campaign = %s and channel = 'email' and status = 'queued' "
                 "  and run_date <= %s and (next_attempt_at is null or next_attempt_at <= now()) "
+                f"  and not exists ({_SUPPRESSED}) "
                 "  order by outbox_id limit %s for update skip locked) "
                 "returning outbox_id, recipient, message, attempts, run_date, step, occurrence",
-                (campaign, d, cfg.batch_size),
+                (worker_id, campaign, d, cfg.batch_size),
             )
             if not batch:
                 break
@@ -495,7 +566,7 @@ def _worker(
                     pacer.wait()
                 row = {"outbox_id": oid, "run_date": run_date, "campaign": campaign,
                        "step": step, "occurrence": occ}  # fmt: skip
-                _deliver(db, tr, cfg, sender, row, rcpt, message, attempts, result)
+                _deliver(db, tr, cfg, sender, row, rcpt, message, attempts, result, worker_id)
             else:
                 batch = []
     finally:
@@ -540,6 +611,7 @@ def _deliver(
     message: str,
     attempts: int,
     result: SendResult,
+    worker_id: str,
 ) -> None:
     """One message: prepare (MAIL/RCPT), mark sending, DATA, mark sent; retries for 4xx."""
     oid = row["outbox_id"]
@@ -550,19 +622,29 @@ def _deliver(
             time.sleep(_backoff(cfg, attempt - 1))
         try:
             if isinstance(tr, FileTransport):
-                db.run(_SENDING, (oid,))
+                if not _mark_sending(db, oid, worker_id, result):
+                    return
                 tr.write(row, body)
             else:
                 if tr.smtp is None:
                     _open(tr, cfg)
                 tr.prepare(sender, rcpt)
-                db.run(_SENDING, (oid,))
+                if not _mark_sending(db, oid, worker_id, result):
+                    tr._rset()
+                    return
                 tr.data(body)
             db.mark_sent(oid)
             result.sent += 1
             return
         except Refused as exc:
             last = str(exc)
+            if 500 <= exc.code < 600 and exc.refuses_us:
+                db.run(_BACK_TO_CLAIMED, (oid,))
+                raise SenderError(
+                    f"{tr.describe()} refuses to send for us ({exc}); check the connection's "
+                    "relay, login and from_email. Nothing was suppressed; the messages stay "
+                    "queued"
+                ) from exc
             if 500 <= exc.code < 600:
                 _bounce(db, oid, exc, result)
                 return
@@ -603,9 +685,19 @@ def _deliver(
         _open(tr, cfg)  # raises SenderError when the server is gone for good
 
 
+def _mark_sending(db: _Db, oid: int, worker_id: str, result: SendResult) -> bool:
+    """Commit "sending" before DATA; False when the claim is no longer this worker's."""
+    db.run(_SENDING, (oid, worker_id))
+    if db.cur.rowcount == 1:
+        return True
+    log.warning("outbox %s: claim lost to another sender; not sending it here", oid)
+    result.errors.append(f"outbox {oid}: claim lost to another sender")
+    return False
+
+
 def _bounce(db: _Db, oid: int, exc: Refused, result: SendResult) -> None:
-    """5xx: a refused recipient is a hard bounce (suppressed); a refused message has failed."""
-    if exc.recipient_level:
+    """5xx: a mailbox that does not exist is a hard bounce (suppressed); else the message failed."""
+    if exc.mailbox_gone:
         db.run(
             "update journeyflow.outbox set status = 'bounced', last_error = %s "
             "where outbox_id = %s; "
@@ -626,7 +718,7 @@ def _bounce(db: _Db, oid: int, exc: Refused, result: SendResult) -> None:
 
 _SENDING = (
     "update journeyflow.outbox set status = 'sending', attempts = attempts + 1 "
-    "where outbox_id = %s and status = 'claimed'"
+    "where outbox_id = %s and status = 'claimed' and claimed_by = %s"
 )
 _SENT = (
     "update journeyflow.outbox set status = 'sent', sent_at = now(), last_error = null "

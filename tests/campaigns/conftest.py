@@ -20,17 +20,23 @@ class Sink:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
-        self.refuse: dict[str, list[int]] = {}
+        self.refuse: dict[str, list[int | str]] = {}  # at RCPT: a code or a whole reply
+        self.refuse_data: dict[str, list[str]] = {}  # after DATA: whole replies
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         codes = self.refuse.get(address)
         if codes:
             code = codes.pop(0)
+            if isinstance(code, str):
+                return code
             return f"{code} {'try again later' if code < 500 else 'no such mailbox'}"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        replies = self.refuse_data.get(envelope.rcpt_tos[0])
+        if replies:
+            return replies.pop(0)
         msg = email.message_from_bytes(envelope.content, policy=policy.default)
         msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
         self.messages.append(msg)

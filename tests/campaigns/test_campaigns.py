@@ -403,3 +403,54 @@ def test_cli_plan_preview_templates_explain_outbox(db, world, cast, config, caps
     assert cli.main(["outbox", "--date", str(D)]) == 0
     assert "tripwire_offer" in capsys.readouterr().out
     assert cli.main(["preview", "nosuch", "1", cast["upsell"]]) == 2
+
+
+def test_queued_mail_is_not_sent_after_the_contact_unsubscribed(db, world, smtp, config,
+                                                                monkeypatch):  # fmt: skip
+    from fastapi.testclient import TestClient
+
+    from journeyflow import unsubscribe
+    from tests.campaigns.conftest import free_port, smtp_connection
+
+    cid = subscribed_customer(world, T - 60 * DAY)  # upsell
+    world.run(D)
+    campaigns.decide(D)
+    (row,) = outbox_rows(db, contact_id=cid)
+    token = unsubscribe.make_token(cid, "upsell")
+    down = smtp_connection(free_port())
+    monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", down)
+    with pytest.raises(outbox.SenderError):
+        outbox.send("upsell", D)  # the mail server is down tonight: the email stays queued
+    assert TestClient(unsubscribe.create_app()).post(f"/u/{token}").status_code == 200
+    monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", smtp_connection(smtp.port))
+    outbox.send("upsell", D + timedelta(days=1))
+    assert not smtp.messages
+    (row,) = outbox_rows(db, contact_id=cid)
+    assert row["status"] == "cancelled" and "suppressed" in row["last_error"]
+
+
+def test_a_relay_refusal_stops_sending_and_suppresses_nobody(db, world, smtp, config):
+    cid = world.subscriber(T - 20 * DAY)
+    smtp.refuse[f"{cid.lower()}@example.de"] = ["550 5.7.1 Relaying denied"]
+    world.run(D)
+    campaigns.decide(D)
+    with pytest.raises(outbox.SenderError, match="refuses to send for us"):
+        outbox.send("tripwire_offer", D)
+    assert outbox_rows(db, contact_id=cid)[0]["status"] == "queued"
+    with db.transaction() as conn:
+        assert conn.exec_driver_sql("select count(*) from journeyflow.suppressions").scalar() == 0
+
+
+def test_a_message_refused_after_data_fails_and_is_not_in_doubt(db, world, smtp, config):
+    cid = world.subscriber(T - 20 * DAY)
+    smtp.refuse_data[f"{cid.lower()}@example.de"] = ["554 5.6.0 Message content rejected"]
+    run_day(world, D)
+    (row,) = outbox_rows(db, contact_id=cid)
+    assert row["status"] == "failed" and "554" in row["last_error"]
+
+
+def test_decisions_need_the_facts_of_their_date(db, world, config):
+    world.subscriber(T - 20 * DAY)
+    world.run(D)
+    with pytest.raises(campaigns.StaleFactsError, match="run the whole date again"):
+        campaigns.decide(D + timedelta(days=1))
