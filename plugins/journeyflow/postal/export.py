@@ -8,6 +8,7 @@ byte-identical files; delivery skips files already in the drop; outbox (and so s
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import text
 
 from journeyflow import settings, warehouse
+from journeyflow.pipeline import StepResult, record_step
 from journeyflow.postal.address import check_addresses
 from journeyflow.postal.drop import deliver, open_drop
 from journeyflow.postal.mailfile import mailing_names, render_mailing
@@ -82,6 +84,7 @@ def export_mailing(run_date: date, campaign: str, run_id: str) -> dict[str, Any]
     the file, outbox rows left out, the file's path in the drop, its sha256, files transferred
     and files already in the drop. With no piece to mail, no file is written (``rows`` 0).
     """
+    started = time.perf_counter()
     raw = settings.load_config().raw
     profile = active_profile(raw)
     action = action_code(raw, campaign)
@@ -227,6 +230,11 @@ def export_mailing(run_date: date, campaign: str, run_id: str) -> dict[str, Any]
         result["delivered"],
         result["skipped"],
     )
+    with warehouse.transaction() as conn:
+        seconds = time.perf_counter() - started
+        step = StepResult(f"export_postal.{campaign}", result["rows"] + result["rejected"],
+                          result["rows"], 0, seconds, dict(result))  # fmt: skip
+        record_step(conn, run_date, step)
     return result
 
 
