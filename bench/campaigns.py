@@ -19,11 +19,10 @@ import multiprocessing
 import os
 import resource
 import smtplib
-import socket
 import time
 from datetime import date
 
-from scratch import scratch_warehouse
+from scratch import free_port, scratch_warehouse
 
 D = date(2026, 11, 20)
 FILL = """
@@ -59,12 +58,6 @@ def sink(port: int, ready: multiprocessing.Event) -> None:
     ready.set()
     while True:
         time.sleep(3600)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -33,3 +34,10 @@ def scratch_warehouse(prefix: str, fill_sql: str, contacts: int) -> Iterator[flo
         warehouse.engine().dispose()
         warehouse.stop_embedded()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def free_port() -> int:
+    """A TCP port on localhost nobody listens on (for the demo shop, the SMTP sink)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

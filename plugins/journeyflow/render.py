@@ -396,6 +396,6 @@ def check_templates(templates_dir: Any = None) -> list[str]:
             for r in sample_recipients():
                 try:
                     renderer.message(r, camp.name, step, 1, date(2026, 11, 1))
-                except (TemplateError, Exception) as exc:  # report every broken template
+                except Exception as exc:  # report every broken template, not just the first
                     errors.append(f"{camp.name} step {step} ({r.language}, {r.contact_id}): {exc}")
     return sorted(set(errors))
