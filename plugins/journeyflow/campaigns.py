@@ -306,7 +306,7 @@ def plan(d: date) -> Plan:
             conn.rollback()
 
 
-def decide(d: date, renderer: Any | None = None) -> StepResult:
+def decide(d: date) -> StepResult:
     """Decide D and queue the messages: decisions, outbox rows and rendered messages, atomically.
 
     A rerun of D recomputes the same decisions from the outbox before D; rows already queued for
@@ -337,7 +337,7 @@ def decide(d: date, renderer: Any | None = None) -> StepResult:
             ),
             {"d": d},
         )
-        queued = outbox.enqueue(conn, d, renderer)
+        queued = outbox.enqueue(conn, d)
         plan_ = _plan_from(conn, d)
         result.rows_in = sum(sum(c.values()) for c in plan_.counts.values())
         result.rows_out = queued

@@ -249,17 +249,9 @@ def _safe_rules() -> list:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from sqlalchemy import text
+    from journeyflow import lifecycle
 
-    from journeyflow import lifecycle, warehouse
-
-    run_date = args.date
-    if run_date is None:
-        with warehouse.transaction() as conn:
-            run_date = conn.execute(
-                text("select max(run_date) from journeyflow.phase_runs")
-            ).scalar()
-    run_date = run_date or yesterday()
+    run_date = args.date or _last_run_date()
     try:
         why = lifecycle.explain(args.contact_id, run_date)
     except LookupError as exc:
@@ -320,33 +312,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from email import message_from_string, policy
 
-    from sqlalchemy import text
+    from journeyflow import outbox
+    from journeyflow.render import Renderer
 
-    from journeyflow import outbox, warehouse
-    from journeyflow.render import Recipient, Renderer
-
-    with warehouse.transaction() as conn:
-        row = (
-            conn.execute(
-                text(
-                    "select c.contact_id, c.email, c.language, c.salutation, c.title, "
-                    "c.first_name, c.last_name, c.city, coalesce(f.order_count, 0) as order_count, "
-                    "f.first_product, f.last_product, f.first_order_at, f.last_order_at "
-                    "from journeyflow.contacts c left join journeyflow.contact_facts f "
-                    "using (contact_id) where c.contact_id = :c"
-                ),
-                {"c": args.contact_id},
-            )
-            .mappings()
-            .first()
-        )
-    if row is None:
+    recipient = outbox.load_recipient(args.contact_id)
+    if recipient is None:
         print(f"journeyflow: no contact {args.contact_id!r}", file=sys.stderr)
         return 1
     renderer = Renderer().with_sender(outbox.sender_address())
-    _, body = renderer.message(
-        Recipient(**dict(row)), args.campaign, args.step, 1, args.date or yesterday()
-    )
+    _, body = renderer.message(recipient, args.campaign, args.step, 1, args.date or yesterday())
     if args.raw:
         print(body.replace("\r\n", "\n"))
         return 0

@@ -44,10 +44,14 @@ SMTP_CONN_ID = "journeyflow_smtp"
 RENDER_CHUNK = 1000
 PARALLEL_FROM = 5000  # queued emails from which rendering runs in worker processes
 
-RECIPIENTS_SQL = """
-select d.contact_id, d.campaign, d.step, d.occurrence, c.email, c.language, c.salutation,
-       c.title, c.first_name, c.last_name, c.city, f.order_count, f.first_product,
-       f.last_product, f.first_order_at, f.last_order_at
+# What rendering needs of a contact, in the field order of ``render.Recipient``.
+RECIPIENT_COLUMNS = """
+c.contact_id, c.email, c.language, c.salutation, c.title, c.first_name, c.last_name, c.city,
+coalesce(f.order_count, 0), f.first_product, f.last_product, f.first_order_at, f.last_order_at
+"""
+
+RECIPIENTS_SQL = f"""
+select d.campaign, d.step, d.occurrence, {RECIPIENT_COLUMNS}
 from decided d
 join journeyflow.contacts c using (contact_id)
 left join journeyflow.contact_facts f using (contact_id)
@@ -65,7 +69,23 @@ class SenderError(RuntimeError):
     """Sending cannot go on (SMTP unreachable, ...); the queued messages stay queued."""
 
 
-def enqueue(conn: Connection, d: date, renderer: Any | None = None) -> int:
+def load_recipient(contact_id: str) -> Any | None:
+    """One contact as ``render.Recipient`` (``journeyflow preview``), or None."""
+    from journeyflow.render import Recipient
+
+    with warehouse.transaction() as conn:
+        row = conn.execute(
+            text(
+                f"select {RECIPIENT_COLUMNS} from journeyflow.contacts c "
+                "left join journeyflow.contact_facts f using (contact_id) "
+                "where c.contact_id = :c"
+            ),
+            {"c": contact_id},
+        ).first()
+    return Recipient(*row) if row is not None else None
+
+
+def enqueue(conn: Connection, d: date) -> int:
     """Outbox rows for the queued decisions in ``decided`` (same transaction). Returns new rows."""
     from journeyflow.render import Renderer
 
@@ -110,7 +130,7 @@ def enqueue(conn: Connection, d: date, renderer: Any | None = None) -> int:
         ),
         {"d": d},
     ).rowcount
-    renderer = renderer or Renderer().with_sender(sender_address())
+    renderer = Renderer().with_sender(sender_address())
     raw = conn.connection.dbapi_connection
     with raw.cursor() as cur:
         cur.execute(RECIPIENTS_SQL)
@@ -149,16 +169,11 @@ def _render_chunk(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> s
 
     d, now, rows = chunk
     lines = []
-    for row in rows:
-        r = Recipient(
-            contact_id=row[0], email=row[4], language=row[5], salutation=row[6],
-            title=row[7], first_name=row[8], last_name=row[9], city=row[10],
-            order_count=row[11] or 0, first_product=row[12], last_product=row[13],
-            first_order_at=row[14], last_order_at=row[15],
-        )  # fmt: skip
-        msg_id, body = renderer.message(r, row[1], row[2], row[3], d, now)
-        fields = (row[0], row[1], str(row[2]), str(row[3]), "email", d.isoformat(), msg_id,
-                  row[4], body)  # fmt: skip
+    for campaign, step, occurrence, *contact in rows:
+        r = Recipient(*contact)
+        msg_id, body = renderer.message(r, campaign, step, occurrence, d, now)
+        fields = (r.contact_id, campaign, str(step), str(occurrence), "email", d.isoformat(),
+                  msg_id, r.email, body)  # fmt: skip
         lines.append("\t".join(map(_copy_text, fields)))
     return "\n".join(lines) + "\n" if lines else ""
 
@@ -302,7 +317,6 @@ class FileTransport:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.name = ""
 
     def describe(self) -> str:
         return f"folder {self.folder}"
@@ -459,7 +473,7 @@ def recover(db: _Db, campaign: str) -> tuple[int, int]:
     return len(released), len(doubtful)
 
 
-def send(campaign: str, d: date, *, transport_: Any = None) -> SendResult:
+def send(campaign: str, d: date) -> SendResult:
     """Send the queued emails of one campaign (run dates up to D). Safe to run again any time.
 
     ``sender.connections`` workers claim batches side by side (``for update skip locked``), each
@@ -473,7 +487,7 @@ def send(campaign: str, d: date, *, transport_: Any = None) -> SendResult:
         db.run("set lock_timeout = '10min'")
         db.run("select pg_advisory_lock(hashtext(%s))", (_lock_key(campaign),))
         result.released, result.in_doubt = recover(db, campaign)
-        workers = 1 if transport_ is not None else cfg.connections
+        workers = cfg.connections
         pacer = _Pacer(cfg.rate_per_second)
         stop = threading.Event()
         results = [SendResult(campaign) for _ in range(workers)]
@@ -481,7 +495,7 @@ def send(campaign: str, d: date, *, transport_: Any = None) -> SendResult:
 
         def work(i: int) -> None:
             try:
-                _worker(campaign, d, cfg, transport_ or transport(), pacer, stop, results[i])
+                _worker(campaign, d, cfg, transport(), pacer, stop, results[i])
             except BaseException as exc:  # first failure stops the others; raised below
                 errors.append(exc)
                 stop.set()
