@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, date, datetime
 
@@ -85,16 +86,27 @@ def test_500_then_success_backs_off_exponentially(httpserver, source, sleeps):
     assert sleeps == [1.0, 2.0]
 
 
-def test_read_timeout_is_retried(httpserver, source, sleeps):
+def test_read_timeout_is_retried(httpserver):
+    # The test server answers one request at a time, so the retry waits until the slow
+    # answer is out; otherwise it would queue behind it and time out as well.
+    answered = threading.Event()
+    sleeps: list[float] = []
+
     def slow(request):
         time.sleep(1.0)
+        answered.set()
         return Response(json.dumps(page([event(1)])), content_type="application/json")
 
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        assert answered.wait(10)
+
+    source = HttpSource(httpserver.url_for(""), "s3cr3t-token", FAST, sleep=sleep)
     httpserver.expect_ordered_request("/events").respond_with_handler(slow)
     httpserver.expect_ordered_request("/events").respond_with_json(page([event(2)]))
     got = [r["id"] for p in source.pages(EVENTS, None) for r in p.records]
     assert got == ["E2"]
-    assert len(sleeps) == 1
+    assert sleeps == [1.0]
 
 
 def test_invalid_json_fails_clearly_after_retries(httpserver, source, sleeps):
