@@ -174,6 +174,17 @@ def _campaign_lines(summary: dict[str, Any]) -> list[str]:
         r["decision"] == "exported" for r in rows
     ):
         lines.append(f"  letters: mailing files in {settings.home() / 'postal'}/<campaign>/{d}")
+    for step in summary["steps"]:
+        if not step["step"].startswith("export_postal."):
+            continue
+        details = step["details"] or {}
+        campaign = step["step"].removeprefix("export_postal.")
+        lines.append(
+            f"  {campaign} letters: {details.get('rows', 0):,} pieces in "
+            f"{details.get('file') or 'no file'}, {details.get('rejected', 0):,} rejected"
+            " (journeyflow.postal_rejects)"
+        )
+        lines += [f"  warning: {w}" for w in details.get("warnings") or []]
     return lines
 
 

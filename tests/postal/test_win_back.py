@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from journeyflow import campaigns, outbox
+from journeyflow import campaigns, outbox, pipeline
+from journeyflow.cli import format_summary
 from journeyflow.postal.drop import CONN_ID
 from journeyflow.postal.export import export_mailing
 from tests.world import DAY, D, T, customer
@@ -80,6 +81,10 @@ def test_who_gets_a_letter(db, world, drop):
     csv = (drop / result["file"]).read_text(encoding="utf-8")
     assert "Brief" in csv and "Stumm" in csv and "Nein" not in csv and "Ruhe" not in csv
     assert (drop / result["file"]).with_name("mailing_win_back_2026-11-20.done").exists()
+
+    shown = format_summary(pipeline.summary(D), "success", 1.0)
+    assert f"win_back letters: 2 pieces in {result['file']}, 0 rejected" in shown
+    assert "warning: postal win_back 2026-11-20: 2 pieces, below the minimum of 200" in shown
 
 
 def test_no_second_win_back_within_180_days_by_either_channel(db, world, drop, monkeypatch):
