@@ -16,7 +16,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -337,11 +337,16 @@ def decide(d: date) -> StepResult:
             ),
             {"d": d},
         )
+        keep = settings.load_config().campaigns.keep_decisions_days
+        pruned = conn.execute(
+            text("delete from journeyflow.campaign_decisions where run_date < :oldest"),
+            {"oldest": d - timedelta(days=keep)},
+        ).rowcount
         queued = outbox.enqueue(conn, d)
         plan_ = _plan_from(conn, d)
         result.rows_in = sum(sum(c.values()) for c in plan_.counts.values())
         result.rows_out = queued
-        result.details = {"campaigns": plan_.as_dict()["campaigns"]}
+        result.details = {"campaigns": plan_.as_dict()["campaigns"], "decisions_pruned": pruned}
         result.seconds = time.perf_counter() - started
         record_step(conn, d, result)
     log.info("decisions for %s: %d candidates, %d queued", d, result.rows_in, queued)

@@ -104,6 +104,7 @@ class SenderConfig:
 class CampaignsConfig:
     per_run_date: int = 1  # campaign emails per contact and run date
     per_week: int = 3  # ... and in the run dates D-6..D
+    keep_decisions_days: int = 90  # campaign_decisions older than D minus this are deleted
     unsubscribe_url: str = "http://localhost:8080/journeyflow/u/"
     message_id_domain: str = "lichtblick.example"
     brand: dict[str, Any] = field(default_factory=dict)
@@ -303,7 +304,8 @@ def _campaigns(c: dict[str, Any]) -> CampaignsConfig:
     where = f"{config_path()}: campaigns"
     if not isinstance(c, dict):
         raise ConfigError(f"{where} must be a mapping")
-    known = {"caps", "unsubscribe_url", "message_id_domain", "brand", "sender", "list"}
+    known = {"caps", "keep_decisions_days", "unsubscribe_url", "message_id_domain", "brand",
+             "sender", "list"}  # fmt: skip
     if set(c) - known:
         raise ConfigError(f"{where}: unknown keys {sorted(set(c) - known)}")
     caps = c.get("caps") or {}
@@ -325,6 +327,12 @@ def _campaigns(c: dict[str, Any]) -> CampaignsConfig:
     return CampaignsConfig(
         per_run_date=_positive("campaigns.caps", "per_run_date", caps.get("per_run_date", 1), int),
         per_week=_positive("campaigns.caps", "per_week", caps.get("per_week", 3), int),
+        keep_decisions_days=_positive(
+            "campaigns",
+            "keep_decisions_days",
+            c.get("keep_decisions_days", defaults.keep_decisions_days),
+            int,
+        ),  # fmt: skip
         unsubscribe_url=str(c.get("unsubscribe_url", defaults.unsubscribe_url)),
         message_id_domain=str(c.get("message_id_domain", defaults.message_id_domain)),
         brand=dict(c.get("brand") or {}),

@@ -164,6 +164,25 @@ def test_repeat_window_of_upsell(db, world, smtp, config):
     assert occurrences == [1, 2]
 
 
+def test_old_decisions_are_pruned_after_keep_decisions_days(db, world, config):
+    config(lambda raw: raw["campaigns"].update(keep_decisions_days=2))
+    cid = subscribed_customer(world, T - 60 * DAY)
+    for n in (0, 1, 3):
+        run_day(world, D + timedelta(days=n), send=False)
+    assert decisions(db, D, cid) == []  # older than D+3 minus 2 days
+    assert decisions(db, D + timedelta(days=1), cid)
+    assert decisions(db, D + timedelta(days=3), cid)
+    with db.transaction() as conn:
+        details = conn.execute(
+            text(
+                "select details from journeyflow.pipeline_steps"
+                " where run_date = :d and step = 'decide_campaigns'"
+            ),
+            {"d": D + timedelta(days=3)},
+        ).scalar()
+    assert details["decisions_pruned"] == 1
+
+
 def twin_campaign(tmp_path, monkeypatch, config):
     """A second campaign for the same audience: config + templates + one SQL file, no code."""
     sql = tmp_path / "sql"

@@ -49,6 +49,7 @@ def test_rules_from_the_file_reach_the_sql():
         ({"campaigns": {"list": {"upsell": {"repeat": "weekly"}}}}, "repeat must be 'once'"),
         ({"campaigns": {"list": {"nosuch": {}}}}, "add sql/campaigns/nosuch.sql"),
         ({"campaigns": {"list": {"upsell": {"channels": ["fax"]}}}}, "channels must list"),
+        ({"campaigns": {"keep_decisions_days": 0}}, "campaigns.keep_decisions_days must be"),
     ],
 )
 def test_bad_rules_and_campaigns_are_named(raw, message):
