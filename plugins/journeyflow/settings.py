@@ -332,7 +332,7 @@ def _campaigns(c: dict[str, Any]) -> CampaignsConfig:
             "keep_decisions_days",
             c.get("keep_decisions_days", defaults.keep_decisions_days),
             int,
-        ),  # fmt: skip
+        ),
         unsubscribe_url=str(c.get("unsubscribe_url", defaults.unsubscribe_url)),
         message_id_domain=str(c.get("message_id_domain", defaults.message_id_domain)),
         brand=dict(c.get("brand") or {}),
