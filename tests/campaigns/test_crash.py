@@ -62,3 +62,35 @@ def test_killed_sender_then_rerun_delivers_every_message_once(db, world, smtp, c
     with db.transaction() as conn:
         logged = conn.exec_driver_sql("select count(*) from journeyflow.send_log").scalar()
     assert logged == MESSAGES
+
+
+def test_a_sender_that_lost_its_lock_cannot_send_what_the_next_one_took_over(
+    db, world, smtp, config
+):
+    for _ in range(6):
+        world.subscriber(T - 20 * DAY)  # tripwire_offer
+    world.run(D)
+    campaigns.decide(D)
+    # Sender A claimed every row, then its lock connection died: A looks dead to sender B.
+    with db.transaction() as conn:
+        claimed = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "update journeyflow.outbox set status = 'claimed', claimed_at = now(), "
+                "claimed_by = 'sender-a' where campaign = 'tripwire_offer' returning outbox_id"
+            )
+        ]
+    assert len(claimed) == 6
+
+    result = outbox.send("tripwire_offer", D)  # sender B takes the lock and recovers A's claims
+    assert result.released == 6 and result.sent == 6
+
+    # Sender A's worker, still alive, moves on to its next message: the claim is not A's any more.
+    a_db, a_result = outbox._Db(), outbox.SendResult("tripwire_offer")
+    try:
+        assert not any(outbox._mark_sending(a_db, oid, "sender-a", a_result) for oid in claimed)
+    finally:
+        a_db.close()
+    assert len(a_result.errors) == 6 and "claim lost" in a_result.errors[0]
+    assert sorted(Counter(smtp.message_ids()).values()) == [1] * 6
+    assert {r["status"] for r in outbox_rows(db)} == {"sent"}
