@@ -2,9 +2,11 @@
 
     uv run python bench/lifecycle.py
     uv run python bench/lifecycle.py --contacts 100000
+    uv run python bench/lifecycle.py --decide      # then decide_campaigns on the same data
 
 The warehouse is filled by SQL (generate_series) with a realistic mix; only score,
-assign_phases and report are timed.
+assign_phases and report are timed (and with --decide: the campaign decisions for every
+contact, with the queued messages rendered into the outbox).
 """
 
 from __future__ import annotations
@@ -53,23 +55,27 @@ analyze journeyflow.contacts; analyze journeyflow.events
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--decide", action="store_true", help="also time decide_campaigns")
     args = parser.parse_args()
 
     with scratch_warehouse("jf-bench-phases-", FILL, args.contacts) as fill_seconds:
         from sqlalchemy import text
 
-        from journeyflow import lifecycle, warehouse
+        from journeyflow import campaigns, lifecycle, warehouse
 
         print(f"warehouse: {args.contacts:,} contacts, {10 * args.contacts:,} events "
               f"({fill_seconds:.1f}s to fill, not timed)\n")  # fmt: skip
         total = 0.0
-        for step in (lifecycle.score, lifecycle.assign_phases, lifecycle.report):
+        steps = [lifecycle.score, lifecycle.assign_phases, lifecycle.report]
+        for step in steps + ([campaigns.decide] if args.decide else []):
             t0 = time.perf_counter()
             result = step(date(2026, 11, 20))
             seconds = time.perf_counter() - t0
             total += seconds
-            print(f"{result.step:<15}{seconds:>8.1f}s  {result.rows_out:>12,} rows")
-        print(f"{'total':<15}{total:>8.1f}s")
+            print(f"{result.step:<17}{seconds:>8.1f}s  {result.rows_out:>12,} rows")
+            if result.step == "decide_campaigns":
+                print(f"{'':<17}{'':>9}  {result.rows_in:>12,} decisions")
+        print(f"{'total':<17}{total:>8.1f}s")
         with warehouse.transaction() as conn:
             counts = conn.execute(text("select phase, contacts from journeyflow.v_phase_counts"))
             for phase, n in counts:
