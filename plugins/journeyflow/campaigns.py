@@ -28,12 +28,13 @@ from journeyflow.pipeline import StepResult, record_step
 
 log = logging.getLogger(__name__)
 
-# Outbox states: a step is done (not tried again) once sent, exported, in doubt, bounced or given
-# up; it is in flight while waiting; sends that count for caps and repeat windows.
-DONE = ("sent", "exported", "in_doubt", "bounced", "failed")
+# Outbox states: a step is done (not tried again) once sent, exported, covered by a household
+# member's letter, in doubt, bounced or given up; it is in flight while waiting. Caps count the
+# messages (emails and letters) a contact got or will get; repeat windows count households too.
+DONE = ("sent", "exported", "household", "in_doubt", "bounced", "failed")
 IN_FLIGHT = ("queued", "claimed", "sending")
-CAPPED = ("sent", "in_doubt", "queued", "claimed", "sending")
-REPEAT = (*CAPPED, "exported")
+CAPPED = ("sent", "exported", "in_doubt", "queued", "claimed", "sending")
+REPEAT = (*CAPPED, "household")
 
 
 class AudienceError(RuntimeError):
@@ -99,10 +100,10 @@ per_campaign as (
     group by h.contact_id, h.campaign
 ),
 
-week as (  -- campaign emails in the run dates D-6..D-1
+week as (  -- campaign messages (emails and letters) in the run dates D-6..D-1
     select contact_id, count(*) as emails
     from journeyflow.outbox
-    where channel = 'email' and status = any(:capped)
+    where status = any(:capped)
       and run_date between cast(:d as date) - (:per_week_days - 1) and cast(:d as date) - 1
     group by contact_id
 ),
@@ -150,7 +151,7 @@ judged as (
     from base b
 ),
 
-ranked as (  -- the due email steps of a contact compete for the caps, in campaign order
+ranked as (  -- the due steps of a contact compete for the caps, in campaign order
     select
         j.*,
         row_number() over w as email_rank,
@@ -158,8 +159,7 @@ ranked as (  -- the due email steps of a contact compete for the caps, in campai
     from judged j
     window w as (
         partition by j.contact_id,
-            j.channel = 'email' and j.exclusion is null and j.waiting is null
-            and j.due_date <= :d
+            j.exclusion is null and j.waiting is null and j.due_date <= :d
         order by j.priority, j.next_step
     )
 )
@@ -169,7 +169,6 @@ select
     case
         when j.exclusion is not null then 'excluded'
         when j.waiting is not null or j.due_date > :d then 'held'
-        when j.channel <> 'email' then 'queued'
         when j.email_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.emails, 0)))
             then 'queued'
         else 'held'
@@ -178,13 +177,12 @@ select
         when j.exclusion is not null then j.exclusion
         when j.waiting is not null then j.waiting
         when j.due_date > :d then 'step ' || j.next_step || ' is due on ' || j.due_date
-        when j.channel <> 'email' then 'due: step ' || j.next_step
         when j.email_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.emails, 0)))
             then 'due: step ' || j.next_step
         when coalesce(w.emails, 0) >= :per_week then
-            'cap: ' || w.emails || ' campaign emails in the run dates '
+            'cap: ' || w.emails || ' campaign messages in the run dates '
             || (cast(:d as date) - (:per_week_days - 1)) || '..' || (cast(:d as date) - 1)
-        else 'cap: ' || :per_run_date || ' campaign email per run date; '
+        else 'cap: ' || :per_run_date || ' campaign message per run date; '
             || j.first_campaign || ' goes first'
     end as reason
 from ranked j

@@ -102,7 +102,7 @@ class SenderConfig:
 
 @dataclass(frozen=True)
 class CampaignsConfig:
-    per_run_date: int = 1  # campaign emails per contact and run date
+    per_run_date: int = 1  # campaign messages (emails, letters) per contact and run date
     per_week: int = 3  # ... and in the run dates D-6..D
     keep_decisions_days: int = 90  # campaign_decisions older than D minus this are deleted
     unsubscribe_url: str = "http://localhost:8080/journeyflow/u/"

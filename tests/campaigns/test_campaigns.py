@@ -219,10 +219,10 @@ def test_caps_one_per_run_date_and_three_per_week(db, world, smtp, config, tmp_p
         if n == 0:
             twin = [r for r in decisions(db, day, cid) if r["campaign"] == "welcome_twin"][0]
             assert twin["decision"] == "held"
-            assert twin["reason"] == "cap: 1 campaign email per run date; welcome_drip goes first"
+            assert twin["reason"] == "cap: 1 campaign message per run date; welcome_drip goes first"
         if n == 3:
             (row, _) = decisions(db, day, cid)
-            assert row["reason"].startswith("cap: 3 campaign emails in the run dates")
+            assert row["reason"].startswith("cap: 3 campaign messages in the run dates")
     assert days == {
         0: [("welcome_drip", "1")], 1: [("welcome_drip", "2")], 2: [("welcome_drip", "3")],
         3: [], 4: [], 5: [], 6: [],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -140,7 +140,7 @@ def test_export_then_rerun_is_identical_and_delivers_once(postal, db, caplog):
     assert [(c, s, e) for c, s, e, _ in outbox] == [
         ("c1", "exported", None),
         ("c2", "exported", None),
-        ("c3", "cancelled", "household: same as c2"),
+        ("c3", "household", "household: same as c2"),
         ("c4", "cancelled", "postal_code not valid for DE (5 digits)"),
         ("c5", "exported", None),
         ("c9", "cancelled", "contact not found"),
@@ -160,7 +160,8 @@ def test_export_then_rerun_is_identical_and_delivers_once(postal, db, caplog):
     ]
 
     again = export_mailing(D, "win_back", "manual__retry")
-    assert again["delivered"] == 0 and again["skipped"] == 4
+    assert again["delivered"] == 0 and again["skipped"] == 0  # delivered before: not touched
+    assert again["delivered_at"] == result["delivered_at"]
     assert again["sha256"] == result["sha256"] and again["rows"] == 3 and again["rejected"] == 3
     assert again["run_id"] == "scheduled__2026-11-21"
     assert snapshot(folder) == files
@@ -171,17 +172,25 @@ def test_export_then_rerun_is_identical_and_delivers_once(postal, db, caplog):
     assert len(table(db, "select * from journeyflow.postal_rejects")) == 3
 
 
-def test_changed_data_after_delivery_is_refused(postal, db):
+def test_a_built_mailing_is_final_and_delivered_once(postal, db):
     seed(db)
-    export_mailing(D, "win_back", "run-1")
+    first = export_mailing(D, "win_back", "run-1")
     files = snapshot(postal / FOLDER)
-    with db.transaction() as conn:
+    with db.transaction() as conn:  # the data changes after the build ...
         conn.execute(
             text("update journeyflow.contacts set street = 'Neue Str.' where contact_id = 'c1'")
         )
-    with pytest.raises(PostalExportError, match="was delivered"):
-        export_mailing(D, "win_back", "run-2")
-    assert snapshot(postal / FOLDER) == files
+    shutil.rmtree(postal)  # ... and the vendor has picked the files up
+    again = export_mailing(D, "win_back", "run-2")
+    assert again["sha256"] == first["sha256"] and again["delivered"] == 0
+    assert not postal.exists()  # not delivered a second time
+
+    # A lost drop after a failed delivery gets exactly the first build, not today's data.
+    with db.transaction() as conn:
+        conn.exec_driver_sql("update journeyflow.postal_exports set delivered_at = null")
+    shutil.rmtree(build_dir())
+    retry = export_mailing(D, "win_back", "run-3")
+    assert retry["delivered"] == 4 and snapshot(postal / FOLDER) == files
 
 
 def test_no_accepted_rows_writes_no_mailing(postal, db):
@@ -190,31 +199,82 @@ def test_no_accepted_rows_writes_no_mailing(postal, db):
         add_outbox(conn, "c1")
     result = export_mailing(D, "win_back", "run-1")
     assert result["rows"] == 0 and result["file"] is None and result["rejected"] == 1
+    assert "no piece to mail, all 1 rows were rejected" in result["warnings"][0]
     assert not postal.exists()
+    rejects = build_dir() / FOLDER / f"{STEM}.rejects.csv"
+    assert str(rejects) in result["warnings"][0]
+    assert rejects.read_text(encoding="utf-8").splitlines()[1] == "c1;missing street"
     assert table(db, "select status, last_error from journeyflow.outbox") == [
         ("cancelled", "missing street")
     ]
     assert table(db, "select count(*) from journeyflow.send_log") == [(0,)]
     assert table(db, "select count(*) from journeyflow.postal_exports") == [(0,)]
+    again = export_mailing(D, "win_back", "run-2")  # nothing queued: the rejects stay
+    assert again["rejected"] == 1 and again["rows"] == 0
 
 
-def test_failed_delivery_changes_nothing_and_the_retry_keeps_the_run_id(postal, db, monkeypatch):
+def test_failed_delivery_is_finished_by_the_retry_or_the_next_date(postal, db, monkeypatch):
     seed(db)
     monkeypatch.setenv(ENV, json.dumps({"conn_type": "fs"}))  # no path: delivery fails
     with pytest.raises(DeliveryError):
         export_mailing(D, "win_back", "attempt-1")
-    assert table(db, "select count(*) from journeyflow.send_log") == [(0,)]
-    assert table(db, "select distinct status from journeyflow.outbox where channel = 'postal'") == [
-        ("queued",)
-    ]
+    # built and recorded before delivery: the pieces are committed to this mailing
+    assert table(db, "select count(*) from journeyflow.send_log") == [(3,)]
     assert table(db, "select run_id, delivered_at from journeyflow.postal_exports") == [
         ("attempt-1", None)
     ]
     monkeypatch.setenv(ENV, json.dumps({"conn_type": "fs", "extra": {"path": str(postal)}}))
-    result = export_mailing(D, "win_back", "attempt-2")
-    assert result["delivered"] == 4 and result["run_id"] == "attempt-1"
+    with db.transaction() as conn:  # a change in between does not reach the built file
+        conn.execute(text("update journeyflow.contacts set city = 'Potsdam'"))
+    later = D + timedelta(days=1)
+    result = export_mailing(later, "win_back", "next-night")
+    assert result["caught_up"] == [str(D)] and result["rows"] == 0
     manifest = json.loads((postal / FOLDER / f"{STEM}.manifest.json").read_text())
     assert manifest["run_id"] == "attempt-1"
+    assert "Potsdam" not in (postal / FOLDER / f"{STEM}.csv").read_text(encoding="utf-8")
+    retry = export_mailing(D, "win_back", "attempt-2")
+    assert retry["delivered"] == 0 and retry["run_id"] == "attempt-1"
+
+
+def test_rows_queued_on_an_earlier_date_go_into_the_next_file(postal, db):
+    with db.transaction() as conn:
+        add_contact(conn, "c1")
+        add_contact(conn, "c2", last_name="Meier")
+        add_outbox(conn, "c1", run_date=D - timedelta(days=1))  # its export never ran
+        add_outbox(conn, "c2")
+    result = export_mailing(D, "win_back", "run-1")
+    assert result["rows"] == 2
+    rows = table(db, "select contact_id, run_date from journeyflow.send_log order by 1")
+    assert rows == [("c1", D - timedelta(days=1)), ("c2", D)]
+    assert export_mailing(D - timedelta(days=1), "win_back", "old")["rows"] == 0
+
+
+def test_only_the_columns_of_the_file_must_be_encodable(postal, db, tmp_path, monkeypatch):
+    raw = yaml.safe_load(settings.config_path().read_text(encoding="utf-8"))
+    raw["postal"] = {
+        "profile": "latin1",
+        "action_codes": {"win_back": "WB-€"},
+        "profiles": {"latin1": {"encoding": "iso-8859-1",
+                                "columns": [["Kdnr", "contact_id"], ["Name", "last_name"],
+                                            ["Aktion", "action"]]}},
+    }  # fmt: skip
+    config = tmp_path / "journeyflow.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("JOURNEYFLOW_CONFIG", str(config))
+    settings.load_config.cache_clear()
+    try:
+        with db.transaction() as conn:
+            add_contact(conn, "c1", city="Łódź")  # not a column of this profile
+            add_outbox(conn, "c1")
+        with pytest.raises(PostalExportError, match=r"postal.action_codes.win_back \('WB-€'\)"):
+            export_mailing(D, "win_back", "run-1")
+        raw["postal"]["action_codes"]["win_back"] = "WB"
+        config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        settings.load_config.cache_clear()
+        assert export_mailing(D, "win_back", "run-1")["rows"] == 1
+    finally:
+        monkeypatch.delenv("JOURNEYFLOW_CONFIG")
+        settings.load_config.cache_clear()
 
 
 def test_vendor_profile_from_config(postal, db, tmp_path, monkeypatch):

@@ -146,6 +146,8 @@ def test_long_fields_are_rejected_never_truncated():
     [
         ("DE", "01067", True),
         ("DE", "1067", False),
+        ("DE", "０１０６７", False),  # fullwidth digits are not a German postal code
+        ("DE", "٠١٠٦٧", False),
         ("DE", "D-01067", False),
         ("AT", "1010", True),
         ("AT", "10100", False),
@@ -275,6 +277,14 @@ def test_profiles_from_config():
         ({"profile": "nope"}, "postal.profile is 'nope'"),
         ({"min_pieces": -1}, "postal.min_pieces"),
         ({"profil": "x"}, "unknown keys in postal"),
+        (
+            {
+                "profiles": {
+                    "x": {"encoding": "latin-1", "columns": [["Kunden-Nr. №", "contact_id"]]}
+                }
+            },
+            "header 'Nr. №' cannot be written in iso-8859-1",
+        ),
     ],
 )
 def test_profile_config_errors(spec, needle):

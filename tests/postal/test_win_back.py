@@ -121,3 +121,48 @@ def test_a_rerun_exports_nothing_twice(db, world, drop):
             ).scalar()
             == 1
         )
+
+
+def test_a_household_gets_one_letter_and_no_second_one_the_next_day(db, world, drop):
+    kept, other = sorted(lapsed(world, last_name="Meier", first_name=n) for n in ("Anna", "Bernd"))
+    world.run(D)
+    campaigns.decide(D)
+    first = export_mailing(D, "win_back", "run-1")
+    assert first["rows"] == 1
+    assert dict(win_back(db, D, other)) == {
+        "channel": "postal", "decision": "excluded", "reason": f"household: same as {kept}",
+    }  # fmt: skip
+    campaigns.decide(D)  # a rerun of D changes neither the decisions nor the file
+    assert export_mailing(D, "win_back", "run-2")["sha256"] == first["sha256"]
+    assert win_back(db, D, other)["decision"] == "excluded"
+
+    later = D + timedelta(days=1)
+    world.run(later)
+    campaigns.decide(later)
+    assert win_back(db, later, other)["reason"].startswith(f"repeat window: last sent {D}")
+    assert export_mailing(later, "win_back", "run-3")["rows"] == 0
+
+
+def test_letters_count_for_the_caps(db, world, drop):
+    cid = world.subscriber(T - 20 * DAY)  # tripwire_offer is due by email
+    world.run(D)
+    with db.transaction() as conn:
+        for n in (1, 2, 3):  # three letters of the last days
+            conn.execute(
+                text(
+                    "insert into journeyflow.outbox (contact_id, campaign, step, occurrence,"
+                    " channel, run_date, status) values (:c, 'win_back', 1, :n, 'postal', :d,"
+                    " 'exported')"
+                ),
+                {"c": cid, "n": n, "d": D - timedelta(days=n)},
+            )
+    campaigns.decide(D)
+    with db.transaction() as conn:
+        reason = conn.execute(
+            text(
+                "select reason from journeyflow.v_campaign_decisions"
+                " where run_date = :d and contact_id = :c and campaign = 'tripwire_offer'"
+            ),
+            {"d": D, "c": cid},
+        ).scalar_one()
+    assert reason.startswith("cap: 3 campaign messages in the run dates")

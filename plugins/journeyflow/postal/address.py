@@ -21,9 +21,9 @@ MAX_LENGTH = 80
 
 #: Postal code formats of the countries we mail to.
 POSTAL_CODES = {
-    "DE": (re.compile(r"\d{5}"), "5 digits"),
-    "AT": (re.compile(r"\d{4}"), "4 digits"),
-    "CH": (re.compile(r"\d{4}"), "4 digits"),
+    "DE": (re.compile(r"[0-9]{5}"), "5 digits"),
+    "AT": (re.compile(r"[0-9]{4}"), "4 digits"),
+    "CH": (re.compile(r"[0-9]{4}"), "4 digits"),
 }
 
 Reject = tuple[str, str]  # (contact_id, reason)
@@ -52,8 +52,11 @@ def clean_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def problems(row: Mapping[str, Any], encoding: str | None = None) -> list[str]:
-    """Why a cleaned row cannot be mailed (empty when it can)."""
+def problems(
+    row: Mapping[str, Any], encoding: str | None = None, fields: Iterable[str] | None = None
+) -> list[str]:
+    """Why a cleaned row cannot be mailed (empty when it can). With ``encoding``, the values
+    of ``fields`` (default: the contact id and every address field) must be writable in it."""
     found = []
     if not (row.get("last_name") or row.get("company")):
         found.append("missing last_name or company")
@@ -74,7 +77,7 @@ def problems(row: Mapping[str, Any], encoding: str | None = None) -> list[str]:
     if encoding and not found:
         bad = [
             name
-            for name in ("contact_id", *ADDRESS_FIELDS)
+            for name in (fields or ("contact_id", *ADDRESS_FIELDS))
             if not _encodable(str(row.get(name) or ""), encoding)
         ]
         if bad:
@@ -109,14 +112,18 @@ def household_key(row: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def check_addresses(
-    rows: Iterable[Mapping[str, Any]], encoding: str | None = None
+    rows: Iterable[Mapping[str, Any]],
+    encoding: str | None = None,
+    fields: Iterable[str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Reject]]:
     """Cleaned rows a vendor can mail, and ``(contact_id, reason)`` for the others.
 
-    With ``encoding`` given, rows whose values cannot be written in it are rejected too.
+    With ``encoding`` given, rows whose values (of ``fields``, the columns the file has) cannot
+    be written in it are rejected too.
     Per household the lowest contact id (compared byte-wise, like the warehouse) is kept; the
     others are rejected as ``household: same as <id>``. A repeated contact id counts once.
     """
+    fields = tuple(fields) if fields is not None else None
     seen: set[str] = set()
     valid: list[dict[str, Any]] = []
     rejects: list[Reject] = []
@@ -125,7 +132,7 @@ def check_addresses(
         if row["contact_id"] in seen:
             continue
         seen.add(row["contact_id"])
-        found = problems(row, encoding)
+        found = problems(row, encoding, fields)
         if found:
             rejects.append((row["contact_id"], "; ".join(found)))
         else:

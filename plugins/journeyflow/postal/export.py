@@ -1,8 +1,13 @@
-"""Export a campaign's postal outbox rows of one run date as a mailing file and deliver it.
+"""Export a campaign's queued postal outbox rows as the mailing file of a run date and deliver it.
 
-Idempotent per (run date, campaign): the run id of the first build is kept, so a rerun renders
-byte-identical files; delivery skips files already in the drop; outbox (and so send_log) and
-``postal_exports`` are updated so that nothing counts twice. Logs carry ids and counts only.
+A built mailing is final. Building it and recording it is one transaction: the files' bytes go
+into ``postal_exports``, the pieces become ``exported`` in the outbox (and so in ``send_log``),
+household duplicates ``household`` and rejects ``cancelled``. Only then is the set delivered, and
+every retry or rerun delivers exactly those stored bytes: byte-identical, whatever changed in
+the contact data since, and never a second time once ``delivered_at`` is set. An export also
+finishes the deliveries of earlier dates that failed, and takes postal rows still queued from
+earlier dates into its file, so nothing waits for a rerun of an old date. Logs carry ids and
+counts only.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -22,8 +27,14 @@ from journeyflow import settings, warehouse
 from journeyflow.pipeline import StepResult, record_step
 from journeyflow.postal.address import check_addresses
 from journeyflow.postal.drop import deliver, open_drop
-from journeyflow.postal.mailfile import mailing_names, render_mailing
-from journeyflow.postal.profile import action_code, active_profile
+from journeyflow.postal.mailfile import (
+    Mailing,
+    mailing_names,
+    render_mailing,
+    render_rejects,
+    write_atomic,
+)
+from journeyflow.postal.profile import VendorProfile, action_code, active_profile
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +43,23 @@ CONTACT_FIELDS = (
     "postal_code", "city", "country",
 )  # fmt: skip
 
-_SELECT = text(
+_QUEUED = text(
     f"""
-    select o.outbox_id, o.contact_id, o.step, o.occurrence, o.status,
-           c.contact_id is not null as known,
+    select o.outbox_id, o.contact_id, c.contact_id is not null as known,
            {", ".join(f"c.{name}" for name in CONTACT_FIELDS)}
     from journeyflow.outbox o
     left join journeyflow.contacts c on c.contact_id = o.contact_id
-    where o.channel = 'postal' and o.campaign = :campaign and o.run_date = :run_date
-      and (o.status in ('queued', 'exported')
-           or (o.status = 'cancelled' and exists (
-                 select 1 from journeyflow.postal_rejects r
-                 where r.run_date = o.run_date and r.campaign = o.campaign
-                   and r.contact_id = o.contact_id)))
-    order by o.contact_id, o.step, o.occurrence
+    where o.channel = 'postal' and o.campaign = :campaign and o.run_date <= :run_date
+      and o.status = 'queued'
+    order by o.contact_id, o.run_date, o.step, o.occurrence
     """
 )
+
+_STORED = """
+    select run_date, campaign, run_id, file_name, rows, sha256, delivered_at,
+           csv, manifest, rejects_file, done
+    from journeyflow.postal_exports
+"""
 
 
 class PostalExportError(RuntimeError):
@@ -55,21 +67,19 @@ class PostalExportError(RuntimeError):
 
 
 def build_dir() -> Path:
-    """Where mailing files are built before delivery: ``$JOURNEYFLOW_HOME/postal_build``."""
+    """Where mailing files are written before delivery: ``$JOURNEYFLOW_HOME/postal_build``."""
     return settings.home() / "postal_build"
 
 
 @contextmanager
-def _export_lock(run_date: date, campaign: str) -> Iterator[None]:
-    """One export per campaign and date at a time (a session advisory lock)."""
-    key = zlib.crc32(f"postal:{campaign}:{run_date.isoformat()}".encode()) - (1 << 31)
+def _export_lock(campaign: str) -> Iterator[None]:
+    """One export of a campaign at a time (a session advisory lock)."""
+    key = zlib.crc32(f"postal:{campaign}".encode()) - (1 << 31)
     with warehouse.engine().connect() as conn:
         got = conn.execute(text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
         conn.commit()
         if not got:
-            raise PostalExportError(
-                f"another postal export of {campaign} for {run_date} is running; retry later"
-            )
+            raise PostalExportError(f"another postal export of {campaign} is running; retry later")
         try:
             yield
         finally:
@@ -78,158 +88,76 @@ def _export_lock(run_date: date, campaign: str) -> Iterator[None]:
 
 
 def export_mailing(run_date: date, campaign: str, run_id: str) -> dict[str, Any]:
-    """Build, deliver and record the postal mailing of ``campaign`` for ``run_date``.
+    """Build (once), record and deliver the postal mailing of ``campaign`` for ``run_date``.
 
-    Returns ``{rows, rejected, file, sha256, delivered, skipped, warnings, run_id}``: pieces in
-    the file, outbox rows left out, the file's path in the drop, its sha256, files transferred
-    and files already in the drop. With no piece to mail, no file is written (``rows`` 0).
+    Returns ``{rows, rejected, file, sha256, delivered, skipped, delivered_at, warnings, run_id,
+    caught_up}``: pieces in the file, rows left out, the file's path in the drop, its sha256,
+    files transferred and files already in the drop by this call, when the set was first
+    delivered, and earlier dates whose delivery this call finished. With no piece to mail no
+    file is built (``rows`` 0); the rejects are still recorded, and written as a local file.
     """
     started = time.perf_counter()
     raw = settings.load_config().raw
     profile = active_profile(raw)
     action = action_code(raw, campaign)
-    names = mailing_names(campaign, run_date)
-    file_name = str(names.folder / names.csv)
+    _check_encodable(profile, campaign, action)
     key = {"run_date": run_date, "campaign": campaign}
 
-    with _export_lock(run_date, campaign):
+    with _export_lock(campaign):
+        caught_up = [
+            _deliver_stored(row)[0]
+            for row in _stored(
+                "where campaign = :campaign and run_date < :run_date and delivered_at is null",
+                key,
+            )
+        ]
+        stored = _stored("where campaign = :campaign and run_date = :run_date", key)
+        rejects_file = None
+        if not stored:
+            built = _build(run_date, campaign, run_id, profile, action)
+            stored = _stored("where campaign = :campaign and run_date = :run_date", key)
+            rejects_file = built if isinstance(built, Path) else None
         with warehouse.transaction() as conn:
-            outbox = conn.execute(_SELECT, key).mappings().all()
-            previous = (
-                conn.execute(
-                    text(
-                        "select run_id, sha256, rows, delivered_at from journeyflow.postal_exports"
-                        " where run_date = :run_date and campaign = :campaign"
-                    ),
-                    key,
-                )
-                .mappings()
-                .first()
-            )
-
-        # one piece per contact: its first outbox row; further rows of it are left out
-        outbox_ids: dict[str, int] = {}  # contact -> its first outbox row (the piece)
-        known: list[dict[str, Any]] = []
-        unknown: list[tuple[str, str]] = []
-        repeats: list[tuple[int, str]] = []  # further rows of a contact: left out
-        for row in outbox:
-            if row["contact_id"] in outbox_ids:
-                repeats.append((row["outbox_id"], "duplicate: contact already in this mailing"))
-                continue
-            outbox_ids[row["contact_id"]] = row["outbox_id"]
-            if row["known"]:
-                known.append(dict(row))
-            else:
-                unknown.append((row["contact_id"], "contact not found"))
-        accepted, rejects = check_addresses(known, encoding=profile.encoding)
-        rejects = sorted(rejects + unknown)
-
-        mailing = None
-        if accepted:
-            run_id = previous["run_id"] if previous else run_id
-            mailing = render_mailing(accepted, rejects, profile, campaign, run_date, run_id, action)
-        if (
-            previous
-            and previous["delivered_at"]
-            and (mailing is None or mailing.sha256 != previous["sha256"])
-        ):
-            raise PostalExportError(
-                f"postal {campaign} {run_date}: {file_name} was delivered at "
-                f"{previous['delivered_at']} with {previous['rows']} pieces (sha256 "
-                f"{previous['sha256']}); the outbox or contact data has changed since, and "
-                f"rebuilding gives {mailing.rows if mailing else 0} pieces"
-                f"{f' (sha256 {mailing.sha256})' if mailing else ''}. The delivered file stands "
-                "and nothing was re-sent; check the outbox rows of that date."
-            )
-
+            rejected = conn.execute(
+                text(
+                    "select count(*) from journeyflow.postal_rejects"
+                    " where run_date = :run_date and campaign = :campaign"
+                ),
+                key,
+            ).scalar_one()
         result: dict[str, Any] = {
-            "rows": mailing.rows if mailing else 0,
-            "rejected": len(rejects),
-            "file": file_name if mailing else None,
-            "sha256": mailing.sha256 if mailing else None,
-            "delivered": 0,
-            "skipped": 0,
-            "warnings": [],
-            "run_id": run_id if mailing else None,
-        }
-        if mailing is not None:
-            paths = mailing.write(build_dir())
-            with warehouse.transaction() as conn:
-                _record_rejects(conn, run_date, campaign, rejects)
-                conn.execute(
-                    text(
-                        """
-                        insert into journeyflow.postal_exports
-                            (run_date, campaign, run_id, file_name, rows, sha256)
-                        values (:run_date, :campaign, :run_id, :file_name, :rows, :sha256)
-                        on conflict (run_date, campaign) do update
-                        set file_name = excluded.file_name, rows = excluded.rows,
-                            sha256 = excluded.sha256
-                        where journeyflow.postal_exports.delivered_at is null
-                        """
-                    ),
-                    {**key, "run_id": run_id, "file_name": file_name, "rows": mailing.rows,
-                     "sha256": mailing.sha256},
-                )  # fmt: skip
-            with open_drop() as drop:
-                delivery = deliver(drop, paths, str(names.folder))
-            result["delivered"] = len(delivery.delivered)
-            result["skipped"] = len(delivery.skipped)
-            if mailing.rows < profile.min_pieces:
-                warning = (
-                    f"postal {campaign} {run_date}: {mailing.rows} pieces, below the minimum of "
-                    f"{profile.min_pieces} for profile {profile.name}; the file was delivered "
-                    "anyway (check the vendor's rate)"
-                )
-                log.warning(warning)
-                result["warnings"].append(warning)
-
-        exported = [outbox_ids[row["contact_id"]] for row in accepted]
-        with warehouse.transaction() as conn:
-            if mailing is None:
-                _record_rejects(conn, run_date, campaign, rejects)
-                conn.execute(
-                    text(
-                        "delete from journeyflow.postal_exports where run_date = :run_date"
-                        " and campaign = :campaign and delivered_at is null"
-                    ),
-                    key,
-                )
-            if exported:
-                conn.execute(
-                    text(
-                        "update journeyflow.outbox set status = 'exported', last_error = null,"
-                        " sent_at = coalesce(sent_at, now()) where outbox_id = any(:ids)"
-                    ),
-                    {"ids": exported},
-                )
-            cancel = [(outbox_ids[c], reason) for c, reason in rejects] + repeats
-            if cancel:
-                conn.execute(
-                    text(
-                        "update journeyflow.outbox set status = 'cancelled', last_error = :reason"
-                        " where outbox_id = :id"
-                    ),
-                    [{"id": outbox_id, "reason": reason} for outbox_id, reason in cancel],
-                )
-            if mailing is not None:
-                conn.execute(
-                    text(
-                        "update journeyflow.postal_exports"
-                        " set delivered_at = coalesce(delivered_at, now())"
-                        " where run_date = :run_date and campaign = :campaign"
-                    ),
-                    key,
-                )
+            "rows": 0, "rejected": rejected, "file": None, "sha256": None, "delivered": 0,
+            "skipped": 0, "delivered_at": None, "warnings": [], "run_id": None,
+            "caught_up": [str(d) for d in caught_up],
+        }  # fmt: skip
+        if stored:
+            row = stored[0]
+            _, delivery, delivered_at = _deliver_stored(row)
+            result |= {"rows": row["rows"], "file": row["file_name"], "sha256": row["sha256"],
+                       "run_id": row["run_id"], "delivered_at": delivered_at.isoformat(),
+                       "delivered": len(delivery.delivered) if delivery else 0,
+                       "skipped": len(delivery.skipped) if delivery else 0}  # fmt: skip
+        if 0 < result["rows"] < profile.min_pieces:
+            result["warnings"].append(
+                f"postal {campaign} {run_date}: {result['rows']} pieces, below the minimum of "
+                f"{profile.min_pieces} for profile {profile.name}; the file was delivered "
+                "anyway (check the vendor's rate)"
+            )
+        elif not result["rows"] and rejected:
+            where = f"; the rejects file is {rejects_file}" if rejects_file else ""
+            result["warnings"].append(
+                f"postal {campaign} {run_date}: no piece to mail, all {rejected} rows were "
+                f"rejected (journeyflow.postal_rejects{where})"
+            )
+        for warning in result["warnings"]:
+            log.warning(warning)
     log.info(
-        "postal %s %s: %d pieces, %d rejected, %d file(s) delivered, %d already in the drop",
-        campaign,
-        run_date,
-        result["rows"],
-        result["rejected"],
-        result["delivered"],
+        "postal %s %s: %d pieces, %d rejected, %d file(s) delivered, %d already in the drop"
+        "%s",
+        campaign, run_date, result["rows"], result["rejected"], result["delivered"],
         result["skipped"],
-    )
+        f"; finished the delivery of {', '.join(result['caught_up'])}" if caught_up else "",
+    )  # fmt: skip
     with warehouse.transaction() as conn:
         seconds = time.perf_counter() - started
         step = StepResult(f"export_postal.{campaign}", result["rows"] + result["rejected"],
@@ -238,20 +166,131 @@ def export_mailing(run_date: date, campaign: str, run_id: str) -> dict[str, Any]
     return result
 
 
-def _record_rejects(conn: Any, run_date: date, campaign: str, rejects: list) -> None:
-    """Replace the rejects of (run_date, campaign) with ``rejects``."""
-    conn.execute(
-        text(
-            "delete from journeyflow.postal_rejects"
-            " where run_date = :run_date and campaign = :campaign"
-        ),
-        {"run_date": run_date, "campaign": campaign},
+def _check_encodable(profile: VendorProfile, campaign: str, action: str) -> None:
+    """The action code must be writable in the profile's encoding (a config error, not data)."""
+    try:
+        action.encode(profile.encoding)
+    except UnicodeEncodeError:
+        raise PostalExportError(
+            f"{settings.config_path()}: postal.action_codes.{campaign} ({action!r}) cannot be "
+            f"written in {profile.encoding}, the encoding of postal profile {profile.name}; "
+            "change the code or the profile"
+        ) from None
+
+
+def _stored(where: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    with warehouse.transaction() as conn:
+        rows = conn.execute(text(f"{_STORED} {where} order by run_date"), params).mappings()
+        return [dict(r) for r in rows]
+
+
+def _build(
+    run_date: date, campaign: str, run_id: str, profile: VendorProfile, action: str
+) -> Path | None:
+    """Build the mailing of the queued rows and record it, in one transaction; nothing is
+    delivered here. Returns the local rejects file when every row was rejected."""
+    key = {"run_date": run_date, "campaign": campaign}
+    with warehouse.transaction() as conn:
+        outbox = conn.execute(_QUEUED, key).mappings().all()
+    if not outbox:
+        return None
+    # one piece per contact: its first queued row; further rows of it are left out
+    piece_of: dict[str, int] = {}  # contact -> the outbox row of its piece
+    known: list[dict[str, Any]] = []
+    unknown: list[tuple[str, str]] = []
+    repeats: list[tuple[int, str]] = []
+    for row in outbox:
+        if row["contact_id"] in piece_of:
+            repeats.append((row["outbox_id"], "duplicate: contact already in this mailing"))
+            continue
+        piece_of[row["contact_id"]] = row["outbox_id"]
+        if row["known"]:
+            known.append(dict(row))
+        else:
+            unknown.append((row["contact_id"], "contact not found"))
+    accepted, rejects = check_addresses(known, profile.encoding, fields=profile.fields)
+    rejects = sorted(rejects + unknown)
+    mailing = (
+        render_mailing(accepted, rejects, profile, campaign, run_date, run_id, action)
+        if accepted
+        else None
     )
+
+    households = [(piece_of[c], r) for c, r in rejects if r.startswith("household:")]
+    cancel = [(piece_of[c], r) for c, r in rejects if not r.startswith("household:")] + repeats
+    with warehouse.transaction() as conn:
+        _record_rejects(conn, run_date, campaign, rejects)
+        if mailing is not None:
+            conn.execute(
+                text(
+                    """
+                    insert into journeyflow.postal_exports (run_date, campaign, run_id, file_name,
+                        rows, sha256, csv, manifest, rejects_file, done)
+                    values (:run_date, :campaign, :run_id, :file_name, :rows, :sha256, :csv,
+                        :manifest, :rejects_file, :done)
+                    """
+                ),
+                {**key, "run_id": run_id, "rows": mailing.rows, "sha256": mailing.sha256,
+                 "file_name": str(mailing.names.folder / mailing.names.csv), "csv": mailing.csv,
+                 "manifest": mailing.manifest, "rejects_file": mailing.rejects,
+                 "done": mailing.done},
+            )  # fmt: skip
+            conn.execute(
+                text(
+                    "update journeyflow.outbox set status = 'exported', last_error = null,"
+                    " sent_at = coalesce(sent_at, now()) where outbox_id = any(:ids)"
+                ),
+                {"ids": [piece_of[row["contact_id"]] for row in accepted]},
+            )
+        for status, rows in (("household", households), ("cancelled", cancel)):
+            if rows:
+                conn.execute(
+                    text(
+                        f"update journeyflow.outbox set status = '{status}',"
+                        " last_error = :reason where outbox_id = :id"
+                    ),
+                    [{"id": outbox_id, "reason": reason} for outbox_id, reason in rows],
+                )
+    if mailing is None and rejects:  # nothing goes to the vendor; the rejects stay readable
+        names = mailing_names(campaign, run_date)
+        path = Path(build_dir(), *names.folder.parts, names.rejects)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, render_rejects(rejects, profile))
+        return path
+    return None
+
+
+def _deliver_stored(row: Mapping[str, Any]) -> tuple[date, Any, Any]:
+    """Deliver a recorded mailing unless it was delivered before; (run_date, result or None,
+    delivered_at)."""
+    if row["delivered_at"] is not None:
+        return row["run_date"], None, row["delivered_at"]
+    names = mailing_names(row["campaign"], row["run_date"])
+    mailing = Mailing(names, bytes(row["csv"]), bytes(row["manifest"]),
+                      bytes(row["rejects_file"]), bytes(row["done"]), row["rows"], 0)  # fmt: skip
+    paths = mailing.write(build_dir())
+    with open_drop() as drop:
+        delivery = deliver(drop, paths, str(names.folder))
+    with warehouse.transaction() as conn:
+        delivered_at = conn.execute(
+            text(
+                "update journeyflow.postal_exports set delivered_at = coalesce(delivered_at, now())"
+                " where run_date = :run_date and campaign = :campaign returning delivered_at"
+            ),
+            {"run_date": row["run_date"], "campaign": row["campaign"]},
+        ).scalar_one()
+    return row["run_date"], delivery, delivered_at
+
+
+def _record_rejects(conn: Any, run_date: date, campaign: str, rejects: list) -> None:
+    """Record ``(contact_id, reason)`` rows left out of the mailing of (run_date, campaign)."""
     if rejects:
         conn.execute(
             text(
                 "insert into journeyflow.postal_rejects (run_date, campaign, contact_id, reason)"
                 " values (:run_date, :campaign, :contact_id, :reason)"
+                " on conflict (run_date, campaign, contact_id)"
+                " do update set reason = excluded.reason"
             ),
             [
                 {"run_date": run_date, "campaign": campaign, "contact_id": c, "reason": r}

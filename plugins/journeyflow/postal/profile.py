@@ -145,6 +145,14 @@ def _profile(name: str, spec: Any, min_pieces: int) -> VendorProfile:
     headers = [h for h, _ in parsed]
     if len(set(headers)) != len(headers):
         raise ConfigError(f"{config_path()}: {where}.columns repeats a header: {headers}")
+    for header in headers:
+        try:
+            header.encode(encoding)
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"{config_path()}: {where}.columns header {header!r} cannot be written in "
+                f"{encoding}"
+            ) from None
     pieces = spec.get("min_pieces", min_pieces)
     return VendorProfile(
         name=name,
