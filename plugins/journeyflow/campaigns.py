@@ -375,19 +375,24 @@ def decisions_for(contact_id: str, d: date | None = None) -> list[dict[str, Any]
 
 
 def pending(d: date) -> dict[str, dict[str, int]]:
-    """Messages waiting in the outbox per campaign and channel (any run date up to D)."""
+    """Messages waiting in the outbox per campaign and channel (any run date up to D), and
+    postal mailings of those dates still to be delivered."""
     with warehouse.transaction() as conn:
         rows = conn.execute(
             text(
                 "select campaign, channel, count(*) from journeyflow.outbox "
                 "where run_date <= :d and (status in ('queued', 'claimed', 'sending') "
-                "or (channel = 'postal' and run_date = :d)) group by 1, 2"
+                "or (channel = 'postal' and run_date = :d)) group by 1, 2 "
+                "union all "
+                "select campaign, 'postal', count(*) from journeyflow.postal_exports "
+                "where run_date <= :d and delivered_at is null group by 1"
             ),
             {"d": d},
         ).all()
     out: dict[str, dict[str, int]] = {}
     for campaign, channel, n in rows:
-        out.setdefault(campaign, {})[channel] = n
+        counts = out.setdefault(campaign, {})
+        counts[channel] = counts.get(channel, 0) + n
     return out
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from journeyflow import settings
+from journeyflow import campaigns, settings
 from journeyflow.postal.drop import CONN_ID, DeliveryError
 from journeyflow.postal.export import PostalExportError, build_dir, export_mailing
 from journeyflow.postal.profile import action_code
@@ -227,6 +227,7 @@ def test_failed_delivery_is_finished_by_the_retry_or_the_next_date(postal, db, m
     with db.transaction() as conn:  # a change in between does not reach the built file
         conn.execute(text("update journeyflow.contacts set city = 'Potsdam'"))
     later = D + timedelta(days=1)
+    assert "win_back.export_postal" in campaigns.choose(later)  # the DAG runs the export
     result = export_mailing(later, "win_back", "next-night")
     assert result["caught_up"] == [str(D)] and result["rows"] == 0
     manifest = json.loads((postal / FOLDER / f"{STEM}.manifest.json").read_text())
