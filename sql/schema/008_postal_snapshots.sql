@@ -5,7 +5,8 @@ alter table journeyflow.postal_exports
     add column if not exists csv bytea,
     add column if not exists manifest bytea,
     add column if not exists rejects_file bytea,
-    add column if not exists done bytea;
+    add column if not exists done bytea,
+    add column if not exists pieces bigint[];     -- the outbox rows in the file
 
 -- Undelivered builds of earlier versions kept no files, and their outbox rows are still queued:
 -- the next export builds them again.

@@ -283,7 +283,7 @@ def test_profiles_from_config():
                     "x": {"encoding": "latin-1", "columns": [["Kunden-Nr. №", "contact_id"]]}
                 }
             },
-            "header 'Nr. №' cannot be written in iso-8859-1",
+            "header 'Kunden-Nr. №' cannot be written in iso-8859-1",
         ),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import text
 
 from journeyflow import campaigns, outbox, pipeline
 from journeyflow.cli import format_summary
-from journeyflow.postal.drop import CONN_ID
+from journeyflow.postal.drop import CONN_ID, DeliveryError
 from journeyflow.postal.export import export_mailing
 from tests.world import DAY, D, T, customer
 
@@ -166,3 +167,32 @@ def test_letters_count_for_the_caps(db, world, drop):
             {"d": D, "c": cid},
         ).scalar_one()
     assert reason.startswith("cap: 3 campaign messages in the run dates")
+
+
+def test_an_objection_before_the_delivery_takes_the_letter_out(db, world, drop, monkeypatch):
+    kept, dup = sorted(lapsed(world, last_name="Paar", first_name=n) for n in ("Yvonne", "Xaver"))
+    other = lapsed(world, last_name="Weit", house_number="9")
+    world.run(D)
+    campaigns.decide(D)
+    env = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+    working = os.environ[env]
+    monkeypatch.setenv(env, json.dumps({"conn_type": "fs"}))  # no path: the delivery fails
+    with pytest.raises(DeliveryError):
+        export_mailing(D, "win_back", "run-1")
+    with db.transaction() as conn:  # the kept household member objects before the retry
+        conn.execute(
+            text("update journeyflow.contacts set postal_opt_out = true where contact_id = :c"),
+            {"c": kept},
+        )
+    monkeypatch.setenv(env, working)
+    result = export_mailing(D, "win_back", "run-2")
+    rows = (drop / result["file"]).read_text(encoding="utf-8").splitlines()[1:]
+    assert sorted(row.split(";")[0] for row in rows) == sorted([dup, other])
+    assert json.loads((drop / result["file"]).with_suffix(".manifest.json").read_text())[
+        "run_id"
+    ] == "run-1"  # fmt: skip
+    assert dict(win_back(db, D, kept)) == {
+        "channel": "postal", "decision": "excluded", "reason": "objected to postal advertising",
+    }  # fmt: skip
+    assert win_back(db, D, dup)["decision"] == "exported"
+    assert export_mailing(D, "win_back", "run-3")["sha256"] == result["sha256"]

@@ -57,7 +57,7 @@ _QUEUED = text(
 
 _STORED = """
     select run_date, campaign, run_id, file_name, rows, sha256, delivered_at,
-           csv, manifest, rejects_file, done
+           csv, manifest, rejects_file, done, pieces
     from journeyflow.postal_exports
 """
 
@@ -104,19 +104,18 @@ def export_mailing(run_date: date, campaign: str, run_id: str) -> dict[str, Any]
     key = {"run_date": run_date, "campaign": campaign}
 
     with _export_lock(campaign):
-        caught_up = [
-            _deliver_stored(row)[0]
-            for row in _stored(
-                "where campaign = :campaign and run_date < :run_date and delivered_at is null",
-                key,
-            )
-        ]
-        stored = _stored("where campaign = :campaign and run_date = :run_date", key)
+        earlier = _stored(
+            "where campaign = :campaign and run_date < :run_date and delivered_at is null", key
+        )
+        caught_up = [row["run_date"] for row in earlier if _deliver(row, profile, action)[1]]
+        this_date = "where campaign = :campaign and run_date = :run_date"
         rejects_file = None
-        if not stored:
-            built = _build(run_date, campaign, run_id, profile, action)
-            stored = _stored("where campaign = :campaign and run_date = :run_date", key)
-            rejects_file = built if isinstance(built, Path) else None
+        if not _stored(this_date, key):
+            rejects_file = _build(run_date, campaign, run_id, profile, action)
+        stored = _stored(this_date, key)
+        delivery = None
+        if stored:
+            delivery, stored[0] = _deliver(stored[0], profile, action)
         with warehouse.transaction() as conn:
             rejected = conn.execute(
                 text(
@@ -130,11 +129,10 @@ def export_mailing(run_date: date, campaign: str, run_id: str) -> dict[str, Any]
             "skipped": 0, "delivered_at": None, "warnings": [], "run_id": None,
             "caught_up": [str(d) for d in caught_up],
         }  # fmt: skip
-        if stored:
+        if stored and stored[0]:
             row = stored[0]
-            _, delivery, delivered_at = _deliver_stored(row)
             result |= {"rows": row["rows"], "file": row["file_name"], "sha256": row["sha256"],
-                       "run_id": row["run_id"], "delivered_at": delivered_at.isoformat(),
+                       "run_id": row["run_id"], "delivered_at": row["delivered_at"].isoformat(),
                        "delivered": len(delivery.delivered) if delivery else 0,
                        "skipped": len(delivery.skipped) if delivery else 0}  # fmt: skip
         if 0 < result["rows"] < profile.min_pieces:
@@ -192,30 +190,34 @@ def _build(
     key = {"run_date": run_date, "campaign": campaign}
     with warehouse.transaction() as conn:
         outbox = conn.execute(_QUEUED, key).mappings().all()
-    if not outbox:
-        return None
+        if not outbox:
+            return None
+        objectors = set(_objectors(conn, [row["outbox_id"] for row in outbox]).values())
     # one piece per contact: its first queued row; further rows of it are left out
     piece_of: dict[str, int] = {}  # contact -> the outbox row of its piece
     known: list[dict[str, Any]] = []
-    unknown: list[tuple[str, str]] = []
+    left_out: list[tuple[str, str]] = []  # contacts not found, objectors
     repeats: list[tuple[int, str]] = []
     for row in outbox:
         if row["contact_id"] in piece_of:
             repeats.append((row["outbox_id"], "duplicate: contact already in this mailing"))
             continue
         piece_of[row["contact_id"]] = row["outbox_id"]
-        if row["known"]:
-            known.append(dict(row))
+        if not row["known"]:
+            left_out.append((row["contact_id"], "contact not found"))
+        elif row["contact_id"] in objectors:
+            left_out.append((row["contact_id"], "objected to postal advertising"))
         else:
-            unknown.append((row["contact_id"], "contact not found"))
+            known.append(dict(row))
     accepted, rejects = check_addresses(known, profile.encoding, fields=profile.fields)
-    rejects = sorted(rejects + unknown)
+    rejects = sorted(rejects + left_out)
     mailing = (
         render_mailing(accepted, rejects, profile, campaign, run_date, run_id, action)
         if accepted
         else None
     )
 
+    pieces = [piece_of[row["contact_id"]] for row in accepted]
     households = [(piece_of[c], r) for c, r in rejects if r.startswith("household:")]
     cancel = [(piece_of[c], r) for c, r in rejects if not r.startswith("household:")] + repeats
     with warehouse.transaction() as conn:
@@ -225,22 +227,22 @@ def _build(
                 text(
                     """
                     insert into journeyflow.postal_exports (run_date, campaign, run_id, file_name,
-                        rows, sha256, csv, manifest, rejects_file, done)
+                        rows, sha256, csv, manifest, rejects_file, done, pieces)
                     values (:run_date, :campaign, :run_id, :file_name, :rows, :sha256, :csv,
-                        :manifest, :rejects_file, :done)
+                        :manifest, :rejects_file, :done, :pieces)
                     """
                 ),
                 {**key, "run_id": run_id, "rows": mailing.rows, "sha256": mailing.sha256,
                  "file_name": str(mailing.names.folder / mailing.names.csv), "csv": mailing.csv,
                  "manifest": mailing.manifest, "rejects_file": mailing.rejects,
-                 "done": mailing.done},
+                 "done": mailing.done, "pieces": pieces},
             )  # fmt: skip
             conn.execute(
                 text(
                     "update journeyflow.outbox set status = 'exported', last_error = null,"
                     " sent_at = coalesce(sent_at, now()) where outbox_id = any(:ids)"
                 ),
-                {"ids": [piece_of[row["contact_id"]] for row in accepted]},
+                {"ids": pieces},
             )
         for status, rows in (("household", households), ("cancelled", cancel)):
             if rows:
@@ -260,11 +262,24 @@ def _build(
     return None
 
 
-def _deliver_stored(row: Mapping[str, Any]) -> tuple[date, Any, Any]:
-    """Deliver a recorded mailing unless it was delivered before; (run_date, result or None,
-    delivered_at)."""
+def _deliver(
+    row: dict[str, Any], profile: VendorProfile, action: str
+) -> tuple[Any, dict[str, Any] | None]:
+    """Deliver a recorded mailing unless it was delivered before: (the drop's result or None,
+    the row as delivered, or None when no piece is left).
+
+    Before delivering, pieces whose contact has since objected to postal advertising are taken
+    out: the mailing is built again without them (the vendor has not seen it yet).
+    """
     if row["delivered_at"] is not None:
-        return row["run_date"], None, row["delivered_at"]
+        return None, row
+    if _take_out_objectors(row):
+        _build(row["run_date"], row["campaign"], row["run_id"], profile, action)
+        where = "where campaign = :campaign and run_date = :run_date"
+        rebuilt = _stored(where, {"run_date": row["run_date"], "campaign": row["campaign"]})
+        if not rebuilt:
+            return None, None
+        row = rebuilt[0]
     names = mailing_names(row["campaign"], row["run_date"])
     mailing = Mailing(names, bytes(row["csv"]), bytes(row["manifest"]),
                       bytes(row["rejects_file"]), bytes(row["done"]), row["rows"], 0)  # fmt: skip
@@ -272,14 +287,89 @@ def _deliver_stored(row: Mapping[str, Any]) -> tuple[date, Any, Any]:
     with open_drop() as drop:
         delivery = deliver(drop, paths, str(names.folder))
     with warehouse.transaction() as conn:
-        delivered_at = conn.execute(
+        row["delivered_at"] = conn.execute(
             text(
                 "update journeyflow.postal_exports set delivered_at = coalesce(delivered_at, now())"
                 " where run_date = :run_date and campaign = :campaign returning delivered_at"
             ),
             {"run_date": row["run_date"], "campaign": row["campaign"]},
         ).scalar_one()
-    return row["run_date"], delivery, delivered_at
+    return delivery, row
+
+
+def _take_out_objectors(row: Mapping[str, Any]) -> bool:
+    """Undo an undelivered build when one of its contacts has objected since: its pieces and
+    their household members go back to the queue and the build is removed, in one
+    transaction, so that ``_build`` decides again. True when that happened."""
+    pieces = list(row["pieces"] or [])
+    key = {"run_date": row["run_date"], "campaign": row["campaign"]}
+    with warehouse.transaction() as conn:
+        objectors = _objectors(conn, pieces)
+        if not objectors:
+            return False
+        log.warning(
+            "postal %s %s: %d piece(s) objected to postal advertising before the mailing was "
+            "delivered (outbox ids %s); building it again without them",
+            row["campaign"], row["run_date"], len(objectors), sorted(objectors),
+        )  # fmt: skip
+        requeued = conn.execute(
+            text(
+                """
+                with pieces as (
+                    select outbox_id, contact_id from journeyflow.outbox
+                    where outbox_id = any(:pieces) and status = 'exported'
+                )
+                update journeyflow.outbox o set status = 'queued', last_error = null,
+                    sent_at = null
+                where o.outbox_id in (select outbox_id from pieces)
+                   or (o.channel = 'postal' and o.campaign = :campaign
+                       and o.status = 'household' and o.last_error in (
+                           select 'household: same as ' || contact_id from pieces))
+                returning o.contact_id
+                """
+            ),
+            {**key, "pieces": pieces},
+        ).all()
+        conn.execute(
+            text(
+                "delete from journeyflow.postal_rejects where run_date = :run_date"
+                " and campaign = :campaign and contact_id = any(:contacts)"
+            ),
+            {**key, "contacts": [c for (c,) in requeued]},
+        )
+        conn.execute(
+            text(
+                "delete from journeyflow.postal_exports where run_date = :run_date"
+                " and campaign = :campaign and delivered_at is null"
+            ),
+            key,
+        )
+    return True
+
+
+def _objectors(conn: Any, outbox_ids: list[int]) -> dict[int, str]:
+    """Outbox row -> contact id, for the rows whose contact objects to postal advertising now
+    (``postal_opt_out``, a postal ``unsubscribe`` event, a postal suppression)."""
+    rows = conn.execute(
+        text(
+            """
+            with o as (
+                select outbox_id, contact_id from journeyflow.outbox
+                where outbox_id = any(:ids)
+            )
+            select o.outbox_id, o.contact_id
+            from o left join journeyflow.contacts c using (contact_id)
+            where coalesce(c.postal_opt_out, false)
+               or o.contact_id in (select s.contact_id from journeyflow.suppressions s
+                                   where s.channel = 'postal')
+               or o.contact_id in (select e.contact_id from journeyflow.events e
+                                   where e.type = 'unsubscribe' and e.channel = 'postal'
+                                     and e.contact_id in (select contact_id from o))
+            """
+        ),
+        {"ids": outbox_ids},
+    )
+    return {outbox_id: contact_id for outbox_id, contact_id in rows}
 
 
 def _record_rejects(conn: Any, run_date: date, campaign: str, rejects: list) -> None:
