@@ -313,3 +313,31 @@ def test_vendor_profile_from_config(postal, db, tmp_path, monkeypatch):
     assert table(db, "select contact_id, reason from journeyflow.postal_rejects") == [
         ("c2", "cannot be encoded in iso-8859-1: last_name")
     ]
+
+
+def test_a_crash_after_the_upload_is_recorded_as_delivered_by_the_next_attempt(
+    postal, db, monkeypatch
+):
+    from journeyflow.postal import export
+
+    seed(db)
+    record = export._record_delivery
+
+    def crash(row):
+        raise RuntimeError("killed after the upload, before recording it")
+
+    monkeypatch.setattr(export, "_record_delivery", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        export_mailing(D, "win_back", "run-1")
+    monkeypatch.setattr(export, "_record_delivery", record)
+    files = snapshot(postal / FOLDER)
+    with db.transaction() as conn:  # an objection now does not change what the vendor has
+        conn.execute(
+            text("update journeyflow.contacts set postal_opt_out = true where contact_id = 'c1'")
+        )
+    again = export_mailing(D, "win_back", "run-2")
+    assert again["delivered"] == 0 and again["delivered_at"] is not None
+    assert snapshot(postal / FOLDER) == files
+    assert table(db, "select status from journeyflow.outbox where contact_id = 'c1'") == [
+        ("exported",)
+    ]

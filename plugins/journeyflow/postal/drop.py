@@ -299,6 +299,12 @@ class DeliveryResult:
     skipped: list[str] = field(default_factory=list)
 
 
+def marker_delivered(drop: Drop, remote_dir: str, name: str, data: bytes) -> bool:
+    """Whether ``remote_dir/name`` in the drop holds exactly ``data`` (a delivered set's marker)."""
+    path = posixpath.join(str(_relative(remote_dir)), name)
+    return drop.size(path) == len(data) and drop.sha256(path) == hashlib.sha256(data).hexdigest()
+
+
 def deliver(drop: Drop, local_files: Sequence[Path], remote_dir: str) -> DeliveryResult:
     """Upload ``local_files`` into ``remote_dir`` of the drop, the ``.done`` marker last.
 

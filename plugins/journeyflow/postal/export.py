@@ -26,7 +26,7 @@ from sqlalchemy import text
 from journeyflow import settings, warehouse
 from journeyflow.pipeline import StepResult, record_step
 from journeyflow.postal.address import check_addresses
-from journeyflow.postal.drop import deliver, open_drop
+from journeyflow.postal.drop import deliver, marker_delivered, open_drop
 from journeyflow.postal.mailfile import (
     Mailing,
     mailing_names,
@@ -273,6 +273,13 @@ def _deliver(
     """
     if row["delivered_at"] is not None:
         return None, row
+    names = mailing_names(row["campaign"], row["run_date"])
+    with open_drop() as drop:  # delivered before the process could record it?
+        there = marker_delivered(drop, str(names.folder), names.done, bytes(row["done"]))
+    if there:
+        log.info("postal %s %s: the set is in the drop already; recording its delivery",
+                 row["campaign"], row["run_date"])  # fmt: skip
+        return None, _record_delivery(row)
     if _take_out_objectors(row):
         _build(row["run_date"], row["campaign"], row["run_id"], profile, action)
         where = "where campaign = :campaign and run_date = :run_date"
@@ -280,12 +287,15 @@ def _deliver(
         if not rebuilt:
             return None, None
         row = rebuilt[0]
-    names = mailing_names(row["campaign"], row["run_date"])
     mailing = Mailing(names, bytes(row["csv"]), bytes(row["manifest"]),
                       bytes(row["rejects_file"]), bytes(row["done"]), row["rows"], 0)  # fmt: skip
     paths = mailing.write(build_dir())
     with open_drop() as drop:
         delivery = deliver(drop, paths, str(names.folder))
+    return delivery, _record_delivery(row)
+
+
+def _record_delivery(row: dict[str, Any]) -> dict[str, Any]:
     with warehouse.transaction() as conn:
         row["delivered_at"] = conn.execute(
             text(
@@ -294,7 +304,7 @@ def _deliver(
             ),
             {"run_date": row["run_date"], "campaign": row["campaign"]},
         ).scalar_one()
-    return delivery, row
+    return row
 
 
 def _take_out_objectors(row: Mapping[str, Any]) -> bool:
