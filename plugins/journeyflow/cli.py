@@ -385,6 +385,30 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_postal(args: argparse.Namespace) -> int:
+    from journeyflow.postal import export
+
+    if args.resolve:
+        if not args.campaign:
+            print("journeyflow: --resolve needs --campaign", file=sys.stderr)
+            return 2
+        n = export.resolve(args.date, args.campaign, args.resolve)
+        print(f"{n} mailing(s) of {args.campaign} {args.date} in doubt marked {args.resolve}")
+        return 0
+    rows = export.mailings(args.date)
+    print(f"  {'date':<12}{'campaign':<22}{'pieces':>8}{'rejected':>10}  delivered")
+    for m in rows:
+        if m["delivered_at"]:
+            state = f"{m['delivered_at']:%Y-%m-%d %H:%M}"
+        elif m["marker_at"]:
+            state = "IN DOUBT: ask the vendor, then --resolve delivered|resend"
+        else:
+            state = "not yet (the next export delivers it)"
+        print(f"  {m['run_date']!s:<12}{m['campaign']:<22}{m['rows']:>8,}{m['rejected']:>10,}"
+              f"  {state}")  # fmt: skip
+    return 0
+
+
 def cmd_unsubscribe_server(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -521,6 +545,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_outbox)
 
+    p = sub.add_parser("postal", help="postal mailings and their delivery; settle one in doubt")
+    p.add_argument("--date", type=_date, help="only this run date")
+    p.add_argument("--campaign", help="the campaign (with --resolve)")
+    p.add_argument(
+        "--resolve",
+        choices=("delivered", "resend"),
+        help="settle a mailing whose .done upload was in doubt",
+    )
+    p.set_defaults(func=cmd_postal)
+
     p = sub.add_parser("unsubscribe-server", help="serve the unsubscribe endpoint locally")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8081)
@@ -538,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     from journeyflow.lifecycle import PhaseFileError
     from journeyflow.migrate import MigrationError
     from journeyflow.outbox import SenderError
+    from journeyflow.postal.export import PostalExportError
     from journeyflow.render import TemplateError
     from journeyflow.settings import ConfigError
     from journeyflow.source import SourceError
@@ -549,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (
         ConfigError, MigrationError, SourceError, PhaseFileError, AudienceError, TemplateError,
-        SenderError, StaleFactsError,
+        SenderError, StaleFactsError, PostalExportError,
     ) as exc:  # fmt: skip
         print(f"journeyflow: {exc}", file=sys.stderr)
         return 2

@@ -116,6 +116,7 @@ def engine() -> Engine:
         database_url(),
         pool_pre_ping=True,
         pool_size=2,
+        hide_parameters=True,  # errors must not carry names, addresses or rendered mail
         connect_args={"options": f"-c timezone={tz}"},
     )
 

@@ -6,7 +6,9 @@ alter table journeyflow.postal_exports
     add column if not exists manifest bytea,
     add column if not exists rejects_file bytea,
     add column if not exists done bytea,
-    add column if not exists pieces bigint[];     -- the outbox rows in the file
+    add column if not exists pieces bigint[],       -- the outbox rows in the file
+    add column if not exists households bigint[],   -- rows left out as household duplicates
+    add column if not exists marker_at timestamptz; -- set just before the .done marker goes up
 
 -- Undelivered builds of earlier versions kept no files, and their outbox rows are still queued:
 -- the next export builds them again.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import text
 
-from journeyflow import campaigns, settings
+from journeyflow import campaigns, cli, settings
 from journeyflow.postal.drop import CONN_ID, DeliveryError
 from journeyflow.postal.export import PostalExportError, build_dir, export_mailing
 from journeyflow.postal.profile import action_code
@@ -185,12 +186,33 @@ def test_a_built_mailing_is_final_and_delivered_once(postal, db):
     assert again["sha256"] == first["sha256"] and again["delivered"] == 0
     assert not postal.exists()  # not delivered a second time
 
-    # A lost drop after a failed delivery gets exactly the first build, not today's data.
+    # A delivery that failed before the marker gets exactly the first build, not today's data.
     with db.transaction() as conn:
-        conn.exec_driver_sql("update journeyflow.postal_exports set delivered_at = null")
+        conn.exec_driver_sql(
+            "update journeyflow.postal_exports set delivered_at = null, marker_at = null"
+        )
     shutil.rmtree(build_dir())
     retry = export_mailing(D, "win_back", "run-3")
     assert retry["delivered"] == 4 and snapshot(postal / FOLDER) == files
+
+
+def test_a_marker_upload_in_doubt_waits_for_the_operator(postal, db, capsys):
+    seed(db)
+    export_mailing(D, "win_back", "run-1")
+    with db.transaction() as conn:  # the process died right after the marker went up ...
+        conn.exec_driver_sql("update journeyflow.postal_exports set delivered_at = null")
+    shutil.rmtree(postal)  # ... and the vendor took the set before anyone looked
+    with pytest.raises(PostalExportError, match="--resolve delivered"):
+        export_mailing(D, "win_back", "run-2")
+    assert not postal.exists()
+    assert cli.main(["postal"]) == 0
+    assert "IN DOUBT" in capsys.readouterr().out
+    assert cli.main(["postal", "--date", str(D), "--campaign", "win_back",
+                     "--resolve", "resend"]) == 0  # fmt: skip
+    assert export_mailing(D, "win_back", "run-3")["delivered"] == 4  # the vendor said: resend
+    assert cli.main(["postal", "--date", str(D)]) == 0
+    out = capsys.readouterr().out
+    assert "IN DOUBT" not in out and "win_back" in out
 
 
 def test_no_accepted_rows_writes_no_mailing(postal, db):
@@ -341,3 +363,95 @@ def test_a_crash_after_the_upload_is_recorded_as_delivered_by_the_next_attempt(
     assert table(db, "select status from journeyflow.outbox where contact_id = 'c1'") == [
         ("exported",)
     ]
+
+
+def add_outbox_row(conn, contact_id: str, run_date: date, occurrence: int) -> None:
+    conn.execute(
+        text(
+            "insert into journeyflow.outbox"
+            " (contact_id, campaign, step, occurrence, channel, run_date, status)"
+            " values (:c, 'win_back', 1, :o, 'postal', :d, 'queued')"
+        ),
+        {"c": contact_id, "d": run_date, "o": occurrence},
+    )
+
+
+def test_a_rebuild_touches_only_its_own_mailing_and_keeps_every_reject(postal, db, monkeypatch):
+    earlier = D - timedelta(days=200)
+    with db.transaction() as conn:
+        add_contact(conn, "a1", last_name="Meier")
+        add_contact(conn, "b1", last_name="Meier")  # a1's household
+        add_contact(conn, "c1", last_name="Roth", postal_code="123")  # rejected
+        add_contact(conn, "d1", last_name="Kurz", house_number="4")
+        add_outbox_row(conn, "a1", earlier, 1)
+        add_outbox_row(conn, "b1", earlier, 1)
+    export_mailing(earlier, "win_back", "run-earlier")  # delivered: a1, b1 as household
+    with db.transaction() as conn:
+        for contact_id in ("a1", "c1", "d1"):
+            add_outbox_row(conn, contact_id, D, 2 if contact_id == "a1" else 1)
+    working = os.environ[ENV]
+    monkeypatch.setenv(ENV, json.dumps({"conn_type": "fs"}))  # no path: delivery fails
+    with pytest.raises(DeliveryError):
+        export_mailing(D, "win_back", "run-1")
+    with db.transaction() as conn:
+        conn.exec_driver_sql(
+            "update journeyflow.contacts set postal_opt_out = true where contact_id = 'a1'"
+        )
+    monkeypatch.setenv(ENV, working)
+    result = export_mailing(D, "win_back", "run-1")
+    assert result["rows"] == 1 and result["rejected"] == 2
+    assert (postal / FOLDER / f"{STEM}.csv").read_text().splitlines()[1].startswith("d1;")
+    assert (postal / FOLDER / f"{STEM}.rejects.csv").read_text().splitlines()[1:] == [
+        "a1;objected to postal advertising",
+        "c1;postal_code not valid for DE (5 digits)",
+    ]
+    earlier_rows = table(
+        db, f"select contact_id, status from journeyflow.outbox where run_date = '{earlier}'"
+    )
+    assert sorted(earlier_rows) == [("a1", "exported"), ("b1", "household")]  # as delivered
+
+
+def test_the_rows_of_a_mailing_are_locked_while_it_is_built(postal, db, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from journeyflow.postal import export
+
+    with db.transaction() as conn:
+        add_contact(conn, "a1")
+        add_outbox(conn, "a1")
+    check = export.check_addresses
+    blocked = []
+
+    def meanwhile(*args, **kwargs):  # e.g. a rerun of decide that no longer chooses a1
+        with pytest.raises(OperationalError, match="lock"), db.transaction() as conn:
+            conn.exec_driver_sql("set local lock_timeout = '200ms'")
+            conn.exec_driver_sql(
+                "update journeyflow.outbox set status = 'cancelled' where contact_id = 'a1'"
+            )
+        blocked.append(True)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(export, "check_addresses", meanwhile)
+    assert export_mailing(D, "win_back", "run-1")["rows"] == 1 and blocked
+
+
+def test_database_errors_do_not_carry_the_mailing(postal, db):
+    seed(db)
+    with db.transaction() as conn:
+        conn.exec_driver_sql(
+            "create function journeyflow.fail() returns trigger language plpgsql as"
+            " $$ begin raise exception 'disk full'; end $$"
+        )
+        conn.exec_driver_sql(
+            "create trigger fail before insert on journeyflow.postal_exports"
+            " for each row execute function journeyflow.fail()"
+        )
+    try:
+        with pytest.raises(Exception, match="disk full") as err:
+            export_mailing(D, "win_back", "run-1")
+        assert "Mustermann" not in str(err.value) and "Hauptstra" not in str(err.value)
+    finally:
+        with db.transaction() as conn:
+            conn.exec_driver_sql("drop trigger fail on journeyflow.postal_exports")
+            conn.exec_driver_sql("drop function journeyflow.fail()")
+    assert table(db, "select count(*) from journeyflow.send_log") == [(0,)]

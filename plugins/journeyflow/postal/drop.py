@@ -23,7 +23,7 @@ import os
 import posixpath
 import shutil
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -305,8 +305,14 @@ def marker_delivered(drop: Drop, remote_dir: str, name: str, data: bytes) -> boo
     return drop.size(path) == len(data) and drop.sha256(path) == hashlib.sha256(data).hexdigest()
 
 
-def deliver(drop: Drop, local_files: Sequence[Path], remote_dir: str) -> DeliveryResult:
-    """Upload ``local_files`` into ``remote_dir`` of the drop, the ``.done`` marker last.
+def deliver(
+    drop: Drop,
+    local_files: Sequence[Path],
+    remote_dir: str,
+    before_marker: Callable[[], None] | None = None,
+) -> DeliveryResult:
+    """Upload ``local_files`` into ``remote_dir`` of the drop, the ``.done`` marker last;
+    ``before_marker`` is called right before the marker goes up.
 
     Each file goes up as ``.<name>.part`` and is renamed to its name; one already there with the
     same size and sha256 is skipped. When the marker is already there but a file differs, the
@@ -335,6 +341,8 @@ def deliver(drop: Drop, local_files: Sequence[Path], remote_dir: str) -> Deliver
             "remote folder to deliver again."
         )
     for local in pending:
+        if before_marker is not None and local.name.endswith(DONE_SUFFIX):
+            before_marker()
         final = posixpath.join(rel, local.name)
         part = posixpath.join(rel, f".{local.name}.part")
         drop.upload(local, part)

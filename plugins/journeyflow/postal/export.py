@@ -52,12 +52,13 @@ _QUEUED = text(
     where o.channel = 'postal' and o.campaign = :campaign and o.run_date <= :run_date
       and o.status = 'queued'
     order by o.contact_id, o.run_date, o.step, o.occurrence
+    for update of o
     """
 )
 
 _STORED = """
-    select run_date, campaign, run_id, file_name, rows, sha256, delivered_at,
-           csv, manifest, rejects_file, done, pieces
+    select run_date, campaign, run_id, file_name, rows, sha256, delivered_at, marker_at,
+           csv, manifest, rejects_file, done, pieces, households
     from journeyflow.postal_exports
 """
 
@@ -185,81 +186,94 @@ def _stored(where: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _build(
     run_date: date, campaign: str, run_id: str, profile: VendorProfile, action: str
 ) -> Path | None:
-    """Build the mailing of the queued rows and record it, in one transaction; nothing is
-    delivered here. Returns the local rejects file when every row was rejected."""
+    """Build the mailing of the queued rows and record it, in one transaction that locks those
+    rows; nothing is delivered here. Returns the local rejects file when every row was
+    rejected."""
     key = {"run_date": run_date, "campaign": campaign}
     with warehouse.transaction() as conn:
         outbox = conn.execute(_QUEUED, key).mappings().all()
         if not outbox:
             return None
         objectors = set(_objectors(conn, [row["outbox_id"] for row in outbox]).values())
-    # one piece per contact: its first queued row; further rows of it are left out
-    piece_of: dict[str, int] = {}  # contact -> the outbox row of its piece
-    known: list[dict[str, Any]] = []
-    left_out: list[tuple[str, str]] = []  # contacts not found, objectors
-    repeats: list[tuple[int, str]] = []
-    for row in outbox:
-        if row["contact_id"] in piece_of:
-            repeats.append((row["outbox_id"], "duplicate: contact already in this mailing"))
-            continue
-        piece_of[row["contact_id"]] = row["outbox_id"]
-        if not row["known"]:
-            left_out.append((row["contact_id"], "contact not found"))
-        elif row["contact_id"] in objectors:
-            left_out.append((row["contact_id"], "objected to postal advertising"))
-        else:
-            known.append(dict(row))
-    accepted, rejects = check_addresses(known, profile.encoding, fields=profile.fields)
-    rejects = sorted(rejects + left_out)
-    mailing = (
-        render_mailing(accepted, rejects, profile, campaign, run_date, run_id, action)
-        if accepted
-        else None
-    )
-
-    pieces = [piece_of[row["contact_id"]] for row in accepted]
-    households = [(piece_of[c], r) for c, r in rejects if r.startswith("household:")]
-    cancel = [(piece_of[c], r) for c, r in rejects if not r.startswith("household:")] + repeats
-    with warehouse.transaction() as conn:
+        # one piece per contact: its first queued row; further rows of it are left out
+        piece_of: dict[str, int] = {}  # contact -> the outbox row of its piece
+        known: list[dict[str, Any]] = []
+        left_out: list[tuple[str, str]] = []  # contacts not found, objectors
+        repeats: list[tuple[int, str]] = []
+        for row in outbox:
+            if row["contact_id"] in piece_of:
+                repeats.append((row["outbox_id"], "duplicate: contact already in this mailing"))
+                continue
+            piece_of[row["contact_id"]] = row["outbox_id"]
+            if not row["known"]:
+                left_out.append((row["contact_id"], "contact not found"))
+            elif row["contact_id"] in objectors:
+                left_out.append((row["contact_id"], "objected to postal advertising"))
+            else:
+                known.append(dict(row))
+        accepted, rejects = check_addresses(known, profile.encoding, fields=profile.fields)
+        rejects = sorted(rejects + left_out)
         _record_rejects(conn, run_date, campaign, rejects)
-        if mailing is not None:
-            conn.execute(
+        all_rejects = [  # with those of earlier builds of the date: the file lists them all
+            tuple(r)
+            for r in conn.execute(
                 text(
-                    """
-                    insert into journeyflow.postal_exports (run_date, campaign, run_id, file_name,
-                        rows, sha256, csv, manifest, rejects_file, done, pieces)
-                    values (:run_date, :campaign, :run_id, :file_name, :rows, :sha256, :csv,
-                        :manifest, :rejects_file, :done, :pieces)
-                    """
+                    "select contact_id, reason from journeyflow.postal_rejects"
+                    " where run_date = :run_date and campaign = :campaign order by contact_id"
                 ),
-                {**key, "run_id": run_id, "rows": mailing.rows, "sha256": mailing.sha256,
-                 "file_name": str(mailing.names.folder / mailing.names.csv), "csv": mailing.csv,
-                 "manifest": mailing.manifest, "rejects_file": mailing.rejects,
-                 "done": mailing.done, "pieces": pieces},
-            )  # fmt: skip
-            conn.execute(
-                text(
-                    "update journeyflow.outbox set status = 'exported', last_error = null,"
-                    " sent_at = coalesce(sent_at, now()) where outbox_id = any(:ids)"
-                ),
-                {"ids": pieces},
+                key,
             )
-        for status, rows in (("household", households), ("cancelled", cancel)):
-            if rows:
-                conn.execute(
-                    text(
-                        f"update journeyflow.outbox set status = '{status}',"
-                        " last_error = :reason where outbox_id = :id"
-                    ),
-                    [{"id": outbox_id, "reason": reason} for outbox_id, reason in rows],
-                )
-    if mailing is None and rejects:  # nothing goes to the vendor; the rejects stay readable
-        names = mailing_names(campaign, run_date)
-        path = Path(build_dir(), *names.folder.parts, names.rejects)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, render_rejects(rejects, profile))
-        return path
+        ]
+        if not accepted:
+            _set_status(conn, "cancelled", [(piece_of[c], r) for c, r in rejects] + repeats)
+            if not rejects:
+                return None
+            names = mailing_names(campaign, run_date)  # nothing goes to the vendor; the
+            path = Path(build_dir(), *names.folder.parts, names.rejects)  # rejects stay readable
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, render_rejects(all_rejects, profile))
+            return path
+
+        mailing = render_mailing(accepted, all_rejects, profile, campaign, run_date, run_id, action)
+        pieces = [piece_of[row["contact_id"]] for row in accepted]
+        households = [(piece_of[c], r) for c, r in rejects if r.startswith("household:")]
+        cancel = [(piece_of[c], r) for c, r in rejects if not r.startswith("household:")]
+        conn.execute(
+            text(
+                """
+                insert into journeyflow.postal_exports (run_date, campaign, run_id, file_name,
+                    rows, sha256, csv, manifest, rejects_file, done, pieces, households)
+                values (:run_date, :campaign, :run_id, :file_name, :rows, :sha256, :csv,
+                    :manifest, :rejects_file, :done, :pieces, :households)
+                """
+            ),
+            {**key, "run_id": run_id, "rows": mailing.rows, "sha256": mailing.sha256,
+             "file_name": str(mailing.names.folder / mailing.names.csv), "csv": mailing.csv,
+             "manifest": mailing.manifest, "rejects_file": mailing.rejects, "done": mailing.done,
+             "pieces": pieces, "households": [h for h, _ in households]},
+        )  # fmt: skip
+        conn.execute(
+            text(
+                "update journeyflow.outbox set status = 'exported', last_error = null,"
+                " sent_at = coalesce(sent_at, now()) where outbox_id = any(:ids)"
+            ),
+            {"ids": pieces},
+        )
+        _set_status(conn, "household", households)
+        _set_status(conn, "cancelled", cancel + repeats)
     return None
+
+
+def _set_status(conn: Any, status: str, rows: list[tuple[int, str]]) -> None:
+    """Outbox rows ``(outbox_id, reason)`` get ``status`` with the reason as last_error."""
+    if rows:
+        conn.execute(
+            text(
+                "update journeyflow.outbox set status = :status, last_error = :reason"
+                " where outbox_id = :id"
+            ),
+            [{"status": status, "id": outbox_id, "reason": reason} for outbox_id, reason in rows],
+        )
 
 
 def _deliver(
@@ -280,6 +294,14 @@ def _deliver(
         log.info("postal %s %s: the set is in the drop already; recording its delivery",
                  row["campaign"], row["run_date"])  # fmt: skip
         return None, _record_delivery(row)
+    if row["marker_at"] is not None:
+        raise PostalExportError(
+            f"postal {row['campaign']} {row['run_date']}: the export stopped while putting the "
+            f".done marker of {names.folder} into the drop, and it is not there now: either "
+            "that upload failed or the vendor has already taken the set. Ask the vendor, then "
+            f"run `journeyflow postal --date {row['run_date']} --campaign {row['campaign']} "
+            "--resolve delivered` (they have it) or `--resolve resend`."
+        )
     if _take_out_objectors(row):
         _build(row["run_date"], row["campaign"], row["run_id"], profile, action)
         where = "where campaign = :campaign and run_date = :run_date"
@@ -290,8 +312,20 @@ def _deliver(
     mailing = Mailing(names, bytes(row["csv"]), bytes(row["manifest"]),
                       bytes(row["rejects_file"]), bytes(row["done"]), row["rows"], 0)  # fmt: skip
     paths = mailing.write(build_dir())
+    key = {"run_date": row["run_date"], "campaign": row["campaign"]}
+
+    def marker_next() -> None:  # committed before the marker goes up: see the in-doubt case
+        with warehouse.transaction() as conn:
+            conn.execute(
+                text(
+                    "update journeyflow.postal_exports set marker_at = now()"
+                    " where run_date = :run_date and campaign = :campaign"
+                ),
+                key,
+            )
+
     with open_drop() as drop:
-        delivery = deliver(drop, paths, str(names.folder))
+        delivery = deliver(drop, paths, str(names.folder), before_marker=marker_next)
     return delivery, _record_delivery(row)
 
 
@@ -324,21 +358,12 @@ def _take_out_objectors(row: Mapping[str, Any]) -> bool:
         )  # fmt: skip
         requeued = conn.execute(
             text(
-                """
-                with pieces as (
-                    select outbox_id, contact_id from journeyflow.outbox
-                    where outbox_id = any(:pieces) and status = 'exported'
-                )
-                update journeyflow.outbox o set status = 'queued', last_error = null,
-                    sent_at = null
-                where o.outbox_id in (select outbox_id from pieces)
-                   or (o.channel = 'postal' and o.campaign = :campaign
-                       and o.status = 'household' and o.last_error in (
-                           select 'household: same as ' || contact_id from pieces))
-                returning o.contact_id
-                """
+                "update journeyflow.outbox set status = 'queued', last_error = null,"
+                " sent_at = null where (outbox_id = any(:pieces) and status = 'exported')"
+                " or (outbox_id = any(:households) and status = 'household')"
+                " returning contact_id"
             ),
-            {**key, "pieces": pieces},
+            {"pieces": pieces, "households": list(row["households"] or [])},
         ).all()
         conn.execute(
             text(
@@ -397,3 +422,36 @@ def _record_rejects(conn: Any, run_date: date, campaign: str, rejects: list) -> 
                 for c, r in rejects
             ],
         )
+
+
+def resolve(run_date: date, campaign: str, outcome: str) -> int:
+    """Settle a mailing whose marker upload was in doubt: ``delivered`` (the vendor has it) or
+    ``resend`` (deliver it again with the next export). Returns the rows changed (0 or 1)."""
+    if outcome not in ("delivered", "resend"):
+        raise ValueError(f"outcome must be delivered or resend, not {outcome!r}")
+    change = "delivered_at = now()" if outcome == "delivered" else "marker_at = null"
+    with warehouse.transaction() as conn:
+        return conn.execute(
+            text(
+                f"update journeyflow.postal_exports set {change} where run_date = :run_date"
+                " and campaign = :campaign and delivered_at is null and marker_at is not null"
+            ),
+            {"run_date": run_date, "campaign": campaign},
+        ).rowcount
+
+
+def mailings(run_date: date | None = None) -> list[dict[str, Any]]:
+    """The recorded mailings (of one date, or all), newest first, without their bytes."""
+    with warehouse.transaction() as conn:
+        rows = conn.execute(
+            text(
+                "select run_date, campaign, rows, sha256, run_id, marker_at, delivered_at,"
+                " (select count(*) from journeyflow.postal_rejects r where r.run_date = e.run_date"
+                "  and r.campaign = e.campaign) as rejected"
+                " from journeyflow.postal_exports e"
+                " where cast(:run_date as date) is null or run_date = :run_date"
+                " order by run_date desc, campaign"
+            ),
+            {"run_date": run_date},
+        ).mappings()
+        return [dict(r) for r in rows]
