@@ -105,18 +105,20 @@ def export_mailing(run_date: date, campaign: str, run_id: str) -> dict[str, Any]
     key = {"run_date": run_date, "campaign": campaign}
 
     with _export_lock(campaign):
-        earlier = _stored(
+        caught_up = []  # earlier dates whose delivery failed: finished first
+        for row in _stored(
             "where campaign = :campaign and run_date < :run_date and delivered_at is null", key
-        )
-        caught_up = [row["run_date"] for row in earlier if _deliver(row, profile, action)[1]]
-        this_date = "where campaign = :campaign and run_date = :run_date"
+        ):
+            if _deliver(row, profile, action)[1] is not None:
+                caught_up.append(row["run_date"])
         rejects_file = None
-        if not _stored(this_date, key):
+        mailing = _recorded(run_date, campaign)
+        if mailing is None:
             rejects_file = _build(run_date, campaign, run_id, profile, action)
-        stored = _stored(this_date, key)
+            mailing = _recorded(run_date, campaign)
         delivery = None
-        if stored:
-            delivery, stored[0] = _deliver(stored[0], profile, action)
+        if mailing is not None:
+            delivery, mailing = _deliver(mailing, profile, action)
         with warehouse.transaction() as conn:
             rejected = conn.execute(
                 text(
@@ -130,10 +132,10 @@ def export_mailing(run_date: date, campaign: str, run_id: str) -> dict[str, Any]
             "skipped": 0, "delivered_at": None, "warnings": [], "run_id": None,
             "caught_up": [str(d) for d in caught_up],
         }  # fmt: skip
-        if stored and stored[0]:
-            row = stored[0]
-            result |= {"rows": row["rows"], "file": row["file_name"], "sha256": row["sha256"],
-                       "run_id": row["run_id"], "delivered_at": row["delivered_at"].isoformat(),
+        if mailing is not None:
+            result |= {"rows": mailing["rows"], "file": mailing["file_name"],
+                       "sha256": mailing["sha256"], "run_id": mailing["run_id"],
+                       "delivered_at": mailing["delivered_at"].isoformat(),
                        "delivered": len(delivery.delivered) if delivery else 0,
                        "skipped": len(delivery.skipped) if delivery else 0}  # fmt: skip
         if 0 < result["rows"] < profile.min_pieces:
@@ -181,6 +183,15 @@ def _stored(where: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     with warehouse.transaction() as conn:
         rows = conn.execute(text(f"{_STORED} {where} order by run_date"), params).mappings()
         return [dict(r) for r in rows]
+
+
+def _recorded(run_date: date, campaign: str) -> dict[str, Any] | None:
+    """The mailing recorded for (run_date, campaign), or None."""
+    rows = _stored(
+        "where campaign = :campaign and run_date = :run_date",
+        {"run_date": run_date, "campaign": campaign},
+    )
+    return rows[0] if rows else None
 
 
 def _build(
@@ -304,11 +315,10 @@ def _deliver(
         )
     if _take_out_objectors(row):
         _build(row["run_date"], row["campaign"], row["run_id"], profile, action)
-        where = "where campaign = :campaign and run_date = :run_date"
-        rebuilt = _stored(where, {"run_date": row["run_date"], "campaign": row["campaign"]})
-        if not rebuilt:
+        rebuilt = _recorded(row["run_date"], row["campaign"])
+        if rebuilt is None:
             return None, None
-        row = rebuilt[0]
+        row = rebuilt
     mailing = Mailing(names, bytes(row["csv"]), bytes(row["manifest"]),
                       bytes(row["rejects_file"]), bytes(row["done"]), row["rows"], 0)  # fmt: skip
     paths = mailing.write(build_dir())
