@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 _HOME = Path(tempfile.mkdtemp(prefix="jf-test-"))
 os.environ["JOURNEYFLOW_HOME"] = str(_HOME)
@@ -20,7 +21,7 @@ for _var in [v for v in os.environ if v.startswith("AIRFLOW_CONN_JOURNEYFLOW")]:
     del os.environ[_var]
 os.environ.pop("AIRFLOW_HOME", None)
 
-from journeyflow import airflow_env  # noqa: E402
+from journeyflow import airflow_env, settings  # noqa: E402
 
 airflow_env.configure()
 
@@ -89,3 +90,28 @@ def world(db):
     from tests.world import World
 
     return World(db)
+
+
+def write_config(tmp_path, monkeypatch, change) -> None:
+    """The repository config, changed by ``change(raw)``, as JOURNEYFLOW_CONFIG."""
+    raw = yaml.safe_load(settings.config_path().read_text(encoding="utf-8"))
+    raw["campaigns"]["sender"].update(backoff_seconds=0.01, retries=2)
+    change(raw)
+    path = tmp_path / "journeyflow.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("JOURNEYFLOW_CONFIG", str(path))
+    settings.load_config.cache_clear()
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    """The repository config with quick sender retries; call the fixture's value with a
+    function of the raw mapping to change more."""
+    write_config(tmp_path, monkeypatch, lambda raw: None)
+
+    def change(fn):
+        write_config(tmp_path, monkeypatch, fn)
+
+    yield change
+    monkeypatch.delenv("JOURNEYFLOW_CONFIG")
+    settings.load_config.cache_clear()

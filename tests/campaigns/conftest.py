@@ -9,10 +9,7 @@ from email import policy
 from email.message import EmailMessage
 
 import pytest
-import yaml
 from aiosmtpd.controller import Controller
-
-from journeyflow import settings
 
 
 class Sink:
@@ -76,27 +73,3 @@ def smtp(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", smtp_connection(port))
     yield sink
     controller.stop()
-
-
-def write_config(tmp_path, monkeypatch, change) -> None:
-    """The repository config, changed by ``change(raw)``, as JOURNEYFLOW_CONFIG."""
-    raw = yaml.safe_load(settings.config_path().read_text(encoding="utf-8"))
-    raw["campaigns"]["sender"].update(backoff_seconds=0.01, retries=2)
-    change(raw)
-    path = tmp_path / "journeyflow.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv("JOURNEYFLOW_CONFIG", str(path))
-    settings.load_config.cache_clear()
-
-
-@pytest.fixture
-def config(tmp_path, monkeypatch):
-    """Quick retries; call the fixture's value with a function to change more."""
-    write_config(tmp_path, monkeypatch, lambda raw: None)
-
-    def change(fn):
-        write_config(tmp_path, monkeypatch, fn)
-
-    yield change
-    monkeypatch.delenv("JOURNEYFLOW_CONFIG")
-    settings.load_config.cache_clear()

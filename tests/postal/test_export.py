@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import text
 
 from journeyflow import campaigns, cli, settings
@@ -272,37 +271,27 @@ def test_rows_queued_on_an_earlier_date_go_into_the_next_file(postal, db):
     assert export_mailing(D - timedelta(days=1), "win_back", "old")["rows"] == 0
 
 
-def test_only_the_columns_of_the_file_must_be_encodable(postal, db, tmp_path, monkeypatch):
-    raw = yaml.safe_load(settings.config_path().read_text(encoding="utf-8"))
-    raw["postal"] = {
+def test_only_the_columns_of_the_file_must_be_encodable(postal, db, config):
+    postal_config = {
         "profile": "latin1",
         "action_codes": {"win_back": "WB-€"},
         "profiles": {"latin1": {"encoding": "iso-8859-1",
                                 "columns": [["Kdnr", "contact_id"], ["Name", "last_name"],
                                             ["Aktion", "action"]]}},
     }  # fmt: skip
-    config = tmp_path / "journeyflow.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv("JOURNEYFLOW_CONFIG", str(config))
-    settings.load_config.cache_clear()
-    try:
-        with db.transaction() as conn:
-            add_contact(conn, "c1", city="Łódź")  # not a column of this profile
-            add_outbox(conn, "c1")
-        with pytest.raises(PostalExportError, match=r"postal.action_codes.win_back \('WB-€'\)"):
-            export_mailing(D, "win_back", "run-1")
-        raw["postal"]["action_codes"]["win_back"] = "WB"
-        config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-        settings.load_config.cache_clear()
-        assert export_mailing(D, "win_back", "run-1")["rows"] == 1
-    finally:
-        monkeypatch.delenv("JOURNEYFLOW_CONFIG")
-        settings.load_config.cache_clear()
+    config(lambda raw: raw.update(postal=postal_config))
+    with db.transaction() as conn:
+        add_contact(conn, "c1", city="Łódź")  # not a column of this profile
+        add_outbox(conn, "c1")
+    with pytest.raises(PostalExportError, match=r"postal.action_codes.win_back \('WB-€'\)"):
+        export_mailing(D, "win_back", "run-1")
+    postal_config["action_codes"]["win_back"] = "WB"
+    config(lambda raw: raw.update(postal=postal_config))
+    assert export_mailing(D, "win_back", "run-1")["rows"] == 1
 
 
-def test_vendor_profile_from_config(postal, db, tmp_path, monkeypatch):
-    raw = yaml.safe_load(settings.config_path().read_text(encoding="utf-8"))
-    raw["postal"] = {
+def test_vendor_profile_from_config(postal, db, config):
+    postal_config = {
         "profile": "latin1",
         "min_pieces": 1,
         "action_codes": {"win_back": "WB-26"},
@@ -315,20 +304,13 @@ def test_vendor_profile_from_config(postal, db, tmp_path, monkeypatch):
             }
         },
     }  # fmt: skip
-    config = tmp_path / "journeyflow.yaml"
-    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv("JOURNEYFLOW_CONFIG", str(config))
-    settings.load_config.cache_clear()
-    try:
-        with db.transaction() as conn:
-            add_contact(conn, "c1", last_name="Jäger")
-            add_contact(conn, "c2", last_name="Nguyễn", street="Ring")
-            add_outbox(conn, "c1")
-            add_outbox(conn, "c2")
-        result = export_mailing(D, "win_back", "run-1")
-    finally:
-        monkeypatch.delenv("JOURNEYFLOW_CONFIG")
-        settings.load_config.cache_clear()
+    config(lambda raw: raw.update(postal=postal_config))
+    with db.transaction() as conn:
+        add_contact(conn, "c1", last_name="Jäger")
+        add_contact(conn, "c2", last_name="Nguyễn", street="Ring")
+        add_outbox(conn, "c1")
+        add_outbox(conn, "c2")
+    result = export_mailing(D, "win_back", "run-1")
     assert result["rows"] == 1 and result["warnings"] == []
     data = (postal / FOLDER / f"{STEM}.csv").read_bytes()
     assert data == "Kdnr|Name|PLZ|Aktion\r\nc1|Jäger|10115|WB-26\r\n".encode("iso-8859-1")
