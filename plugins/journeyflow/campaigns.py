@@ -101,7 +101,7 @@ per_campaign as (
 ),
 
 week as (  -- campaign messages (emails and letters) in the run dates D-6..D-1
-    select contact_id, count(*) as emails
+    select contact_id, count(*) as messages
     from journeyflow.outbox
     where status = any(:capped)
       and run_date between cast(:d as date) - (:per_week_days - 1) and cast(:d as date) - 1
@@ -154,7 +154,7 @@ judged as (
 ranked as (  -- the due steps of a contact compete for the caps, in campaign order
     select
         j.*,
-        row_number() over w as email_rank,
+        row_number() over w as cap_rank,
         first_value(j.campaign) over w as first_campaign
     from judged j
     window w as (
@@ -169,7 +169,7 @@ select
     case
         when j.exclusion is not null then 'excluded'
         when j.waiting is not null or j.due_date > :d then 'held'
-        when j.email_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.emails, 0)))
+        when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0)))
             then 'queued'
         else 'held'
     end as decision,
@@ -177,10 +177,10 @@ select
         when j.exclusion is not null then j.exclusion
         when j.waiting is not null then j.waiting
         when j.due_date > :d then 'step ' || j.next_step || ' is due on ' || j.due_date
-        when j.email_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.emails, 0)))
+        when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0)))
             then 'due: step ' || j.next_step
-        when coalesce(w.emails, 0) >= :per_week then
-            'cap: ' || w.emails || ' campaign messages in the run dates '
+        when coalesce(w.messages, 0) >= :per_week then
+            'cap: ' || w.messages || ' campaign messages in the run dates '
             || (cast(:d as date) - (:per_week_days - 1)) || '..' || (cast(:d as date) - 1)
         else 'cap: ' || :per_run_date || ' campaign message per run date; '
             || j.first_campaign || ' goes first'
