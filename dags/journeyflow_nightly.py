@@ -38,7 +38,15 @@ When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothi
   sent twice.
 - **Messages "in doubt"** (warning in `<campaign>.send`): a sender died between the server's
   acceptance and recording it. Look the Message-ID up in the mail server log, then
-  `journeyflow outbox resolve --date D --as sent` (or `--as resend`).
+  `journeyflow outbox --date D --id N --resolve sent` (or `--resolve resend`).
+- **`win_back.export_postal` failed delivering** (drop or SFTP down): the mailing is built and
+  recorded; clear the task later, or let the next night's export deliver it. The same bytes go
+  out, once.
+- **`win_back.export_postal` failed "IN DOUBT"/"stopped while putting the .done marker"**: ask the
+  print vendor whether they have the set, then `journeyflow postal --date D --campaign win_back
+  --resolve delivered` (or `--resolve resend`). `journeyflow postal` lists every mailing.
+- **Warning "below the minimum"** in `export_postal`: the mailing went out with fewer pieces than
+  `postal.min_pieces`; check the vendor's rate.
 - Malformed source records never fail the run: they are in `journeyflow.quarantine` with a reason.
 - Re-running a date is always safe: staging is rebuilt, merges are upserts, watermarks only move
   forward after a committed merge.

@@ -467,7 +467,7 @@ def recover(db: _Db, campaign: str) -> tuple[int, int]:
         log.warning(
             "%s: %d message(s) in doubt (outbox ids %s): the previous sender died after handing "
             "them to SMTP; check the mail server log for their Message-ID, then "
-            "`journeyflow outbox resolve`",
+            "`journeyflow outbox --date D --id N --resolve sent|resend`",
             campaign, len(doubtful), [r[0] for r in doubtful],
         )  # fmt: skip
     return len(released), len(doubtful)
