@@ -196,31 +196,44 @@ def _render_in_worker(chunk: tuple[date, datetime, list[tuple]]) -> str:
 # Transports
 
 
-class Refused(Exception):
-    """The server refused one message: ``code`` 4xx (try again later) or 5xx (never)."""
+_ADDRESS = re.compile(r"<?[^\s<>@\"']+@[^\s<>\"']+>?")
 
-    def __init__(self, code: int, detail: str, recipient_level: bool) -> None:
+
+def scrub(text: str) -> str:
+    """Server replies often quote the address; logs, errors and the outbox keep ids only."""
+    return _ADDRESS.sub("<address>", text)
+
+
+class Refused(Exception):
+    """The server refused one message: ``code`` 4xx (try again later) or 5xx (never).
+
+    ``stage`` is ``mail`` (MAIL FROM), ``rcpt`` (RCPT TO) or ``data`` (DATA or the message)."""
+
+    def __init__(self, code: int, detail: str, stage: str) -> None:
+        detail = scrub(detail)
         super().__init__(f"{code} {detail}")
         self.code = code
-        self.recipient_level = recipient_level
+        self.stage = stage
         match = re.match(r"\s*([245]\.\d{1,3}\.\d{1,3})\b", detail)
         self.enhanced = match.group(1) if match else None
 
     @property
-    def mailbox_gone(self) -> bool:
-        """A hard bounce: the recipient's mailbox does not exist (5.1.x) or is disabled."""
-        if not self.recipient_level or self.code not in (550, 551, 553):
-            return False
-        return self.enhanced is None or self.enhanced.startswith(("5.1.", "5.2.1"))
+    def policy(self) -> bool:
+        """A 5.7.x refusal: relaying denied, or a policy about this recipient or message."""
+        return (self.enhanced or "").startswith("5.7.")
 
     @property
     def refuses_us(self) -> bool:
-        """Not about the recipient: relaying denied, authentication needed, sender rejected."""
-        return (
-            (self.enhanced or "").startswith("5.7.")
-            or self.code in (530, 535)
-            or (not self.recipient_level and self.code in (550, 553))
-        )
+        """About us, not this message: the sender address refused, authentication needed."""
+        return self.code in (530, 535) or (self.stage == "mail" and self.code >= 500)
+
+    @property
+    def mailbox_gone(self) -> bool:
+        """A hard bounce: a permanent refusal of the recipient that is not about policy."""
+        return self.stage == "rcpt" and self.code >= 500 and not self.policy
+
+
+POLICY_STREAK = 3  # 5.7.x refusals in a row, with nothing accepted, that stop the sender
 
 
 class NotHandedOver(Exception):
@@ -277,11 +290,11 @@ class SmtpTransport:
             code, resp = self.smtp.mail(sender)
             if code != 250:
                 self._rset()
-                raise Refused(code, _text(resp), recipient_level=False)
+                raise Refused(code, _text(resp), "mail")
             code, resp = self.smtp.rcpt(recipient)
             if code not in (250, 251):
                 self._rset()
-                raise Refused(code, _text(resp), recipient_level=True)
+                raise Refused(code, _text(resp), "rcpt")
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self.smtp = None
             raise NotHandedOver(str(exc)) from exc
@@ -298,10 +311,10 @@ class SmtpTransport:
             raise
         except smtplib.SMTPResponseException as exc:
             self._rset()
-            raise Refused(exc.smtp_code, _text(exc.smtp_error), recipient_level=False) from exc
+            raise Refused(exc.smtp_code, _text(exc.smtp_error), "data") from exc
         if code != 250:
             self._rset()
-            raise Refused(code, _text(resp), recipient_level=False)
+            raise Refused(code, _text(resp), "data")
 
     def _rset(self) -> None:
         """Reset the SMTP transaction after a refusal; a broken connection is reopened later."""
@@ -383,9 +396,11 @@ class SendResult:
     released: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    policy_streak: int = field(default=0, repr=False)  # 5.7.x refusals before any success
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "errors"} | {
+        skip = ("errors", "policy_streak")
+        return {k: v for k, v in self.__dict__.items() if k not in skip} | {
             "errors": self.errors[:20]
         }
 
@@ -649,17 +664,29 @@ def _deliver(
                 tr.data(body)
             db.mark_sent(oid)
             result.sent += 1
+            result.policy_streak = 0
             return
         except Refused as exc:
             last = str(exc)
-            if 500 <= exc.code < 600 and exc.refuses_us:
+            if exc.code >= 500 and exc.refuses_us:
                 db.run(_BACK_TO_CLAIMED, (oid,))
                 raise SenderError(
                     f"{tr.describe()} refuses to send for us ({exc}); check the connection's "
-                    "relay, login and from_email. Nothing was suppressed; the messages stay "
-                    "queued"
+                    "login and from_email. Nothing was suppressed; the messages stay queued"
                 ) from exc
-            if 500 <= exc.code < 600:
+            if exc.code >= 500 and exc.stage == "rcpt" and exc.policy and not result.sent:
+                # Relaying denied for every recipient, or a policy about this one? Nothing went
+                # through this connection yet: wait for this message, stop after three in a row.
+                result.policy_streak += 1
+                if result.policy_streak >= POLICY_STREAK:
+                    _defer(db, cfg, oid, attempts + 1, last, result)
+                    raise SenderError(
+                        f"{tr.describe()} refused the last {POLICY_STREAK} recipients by policy "
+                        f"({exc}) and accepted none; check relaying for this sender. Nothing "
+                        "was suppressed; the messages stay queued"
+                    ) from exc
+                break
+            if exc.code >= 500:
                 _bounce(db, oid, exc, result)
                 return
             db.run(_BACK_TO_CLAIMED, (oid,))
@@ -677,8 +704,16 @@ def _deliver(
             result.in_doubt += 1
             result.errors.append(f"outbox {oid}: in doubt ({exc})")
             return
-    # Still refused (4xx) or unreachable after the retries of this run.
-    total = attempts + 1
+    # Still refused (4xx, a policy) or unreachable after the retries of this run.
+    _defer(db, cfg, oid, attempts + 1, last, result)
+    if isinstance(tr, SmtpTransport) and tr.smtp is None:
+        _open(tr, cfg)  # raises SenderError when the server is gone for good
+
+
+def _defer(
+    db: _Db, cfg: settings.SenderConfig, oid: int, total: int, last: str, result: SendResult
+) -> None:
+    """Back to the queue for a later run, or failed once ``max_attempts`` are used up."""
     if total >= cfg.max_attempts:
         db.run(
             "update journeyflow.outbox set status = 'failed', attempts = %s, last_error = %s "
@@ -695,8 +730,6 @@ def _deliver(
         )
         result.deferred += 1
     result.errors.append(f"outbox {oid}: {last}")
-    if isinstance(tr, SmtpTransport) and tr.smtp is None:
-        _open(tr, cfg)  # raises SenderError when the server is gone for good
 
 
 def _mark_sending(db: _Db, oid: int, worker_id: str, result: SendResult) -> bool:

@@ -19,6 +19,13 @@ class Sink:
         self.messages: list[EmailMessage] = []
         self.refuse: dict[str, list[int | str]] = {}  # at RCPT: a code or a whole reply
         self.refuse_data: dict[str, list[str]] = {}  # after DATA: whole replies
+        self.refuse_mail: list[str] = []  # at MAIL FROM: whole replies, one per message
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        if self.refuse_mail:
+            return self.refuse_mail.pop(0)
+        envelope.mail_from = address
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         codes = self.refuse.get(address)

@@ -448,16 +448,64 @@ def test_queued_mail_is_not_sent_after_the_contact_unsubscribed(db, world, smtp,
     assert row["status"] == "cancelled" and "suppressed" in row["last_error"]
 
 
+def one_connection(raw):
+    raw["campaigns"]["sender"].update(connections=1)
+
+
 def test_a_relay_refusal_stops_sending_and_suppresses_nobody(db, world, smtp, config):
-    cid = world.subscriber(T - 20 * DAY)
-    smtp.refuse[f"{cid.lower()}@example.de"] = ["550 5.7.1 Relaying denied"]
+    config(one_connection)
+    cids = [world.subscriber(T - 20 * DAY) for _ in range(4)]
+    for cid in cids:
+        smtp.refuse[f"{cid.lower()}@example.de"] = ["550 5.7.1 Relaying denied"]
+    world.run(D)
+    campaigns.decide(D)
+    with pytest.raises(outbox.SenderError, match="refused the last 3 recipients by policy"):
+        outbox.send("tripwire_offer", D)
+    assert {r["status"] for r in outbox_rows(db)} == {"queued"}
+    with db.transaction() as conn:
+        assert conn.exec_driver_sql("select count(*) from journeyflow.suppressions").scalar() == 0
+
+
+def test_a_refused_sender_address_stops_sending(db, world, smtp, config):
+    world.subscriber(T - 20 * DAY)
+    smtp.refuse_mail.append("553 5.7.1 Sender address rejected: not owned by user")
     world.run(D)
     campaigns.decide(D)
     with pytest.raises(outbox.SenderError, match="refuses to send for us"):
         outbox.send("tripwire_offer", D)
-    assert outbox_rows(db, contact_id=cid)[0]["status"] == "queued"
+    assert outbox_rows(db)[0]["status"] == "queued"
+
+
+def test_one_refused_recipient_or_message_never_blocks_the_others(db, world, smtp, config):
+    config(one_connection)
+    for _ in range(6):
+        world.subscriber(T - 20 * DAY)
+    world.run(D)
+    campaigns.decide(D)
+    cids = [r["contact_id"] for r in sorted(outbox_rows(db), key=lambda r: r["outbox_id"])]
+    first, fine, policy, content, gone, quoted = (f"{c.lower()}@example.de" for c in cids)
+    smtp.refuse[first] = ["554 5.7.1 Recipient rejected by policy"] * 2  # before any success
+    smtp.refuse[policy] = ["554 5.7.1 Recipient rejected by policy"]  # after a success
+    smtp.refuse_data[content] = ["550 Message rejected"]  # no enhanced code, after DATA
+    smtp.refuse[gone] = ["550 5.4.1 Recipient address rejected: Access denied"]
+    smtp.refuse[quoted] = [f"550 5.1.1 <{quoted}>: Recipient address rejected"]
+    outbox.send("tripwire_offer", D)
+    status = {r["contact_id"]: (r["status"], r["last_error"]) for r in outbox_rows(db)}
+    assert status[cids[0]][0] == "queued"  # deferred to a later run, not failed
+    assert status[cids[1]][0] == "sent"
+    assert status[cids[2]][0] == "failed" and "5.7.1" in status[cids[2]][1]
+    assert status[cids[3]][0] == "failed"
+    assert status[cids[4]][0] == "bounced" and status[cids[5]][0] == "bounced"
+    assert "<address>" in status[cids[5]][1] and "@" not in status[cids[5]][1]
     with db.transaction() as conn:
-        assert conn.exec_driver_sql("select count(*) from journeyflow.suppressions").scalar() == 0
+        suppressed = conn.exec_driver_sql(
+            "select contact_id from journeyflow.suppressions order by 1"
+        ).all()
+        details = conn.exec_driver_sql(
+            "select details::text from journeyflow.pipeline_steps where starts_with(step, 'send.')"
+        ).all()
+    assert [c for (c,) in suppressed] == sorted([cids[4], cids[5]])
+    assert not any("@example.de" in d for (d,) in details)
 
 
 def test_a_message_refused_after_data_fails_and_is_not_in_doubt(db, world, smtp, config):
