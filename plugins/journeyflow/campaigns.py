@@ -62,6 +62,12 @@ def _candidates(conn: Connection, campaign: settings.Campaign, priority: int, d:
         cols = set(conn.execute(text(f"select * from ({sql}) a limit 0"), params).keys())
         if "contact_id" not in cols:
             raise AudienceError(f"{where}: the query must return a contact_id column")
+        if "anchor_at" not in cols and campaign.anchor is None and campaign.steps[-1][1] > 0:
+            raise AudienceError(
+                f"{where}: campaigns.list.{campaign.name} has steps after day 0 "
+                f"({[d for _, d in campaign.steps]}) but nothing to count the days from; set "
+                "its anchor in journeyflow.yaml or return an anchor_at column"
+            )
         channel = "a.channel" if "channel" in cols else f"'{campaign.channels[0]}'"
         anchor = "a.anchor_at" if "anchor_at" in cols else "cast(null as timestamptz)"
         excluded = "a.excluded" if "excluded" in cols else "cast(null as text)"

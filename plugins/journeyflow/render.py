@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.header import Header
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
@@ -165,8 +166,9 @@ def build_message(
     """An RFC 5322 message (multipart/alternative, quoted-printable, CRLF), as ASCII text."""
     boundary = "=_jf_" + hashlib.sha1(msg_id.encode()).hexdigest()[:24]
     to = formataddr((clean(recipient_name) or "", recipient), charset="utf-8")
+    sender_name, sender_address = parseaddr(sender)
     headers = [
-        f"From: {sender}",
+        f"From: {formataddr((sender_name, sender_address), charset='utf-8')}",
         f"To: {to}",
         f"Subject: {_header(clean(subject) or '')}",
         f"Date: {format_datetime(when)}",
@@ -388,14 +390,29 @@ def check_templates(templates_dir: Any = None) -> list[str]:
     from journeyflow import unsubscribe
 
     renderer = Renderer(templates_dir, keys=unsubscribe.parse_keys("check:" + "x" * 32, "check"))
+    root = Path(renderer.templates_dir)
     errors = []
     for camp in renderer.cfg.campaigns:
         if "email" not in camp.channels:
             continue
         for step, _ in camp.steps:
+            for lang in LANGUAGES:  # a language has all three parts of a step, or none
+                names = [f"{lang}/{camp.name}/{step}.{kind}.j2" for kind in KINDS]
+                missing = [n for n in names if not (root / n).is_file()]
+                if 0 < len(missing) < len(names):
+                    errors.append(
+                        f"{camp.name} step {step} ({lang}): email_templates/{missing[0]} is "
+                        "missing while the other parts are there (the email would mix languages)"
+                    )
             for r in sample_recipients():
+                where = f"{camp.name} step {step} ({r.language}, {r.contact_id})"
                 try:
+                    parts = renderer.render(r, camp.name, step, date(2026, 11, 1))
                     renderer.message(r, camp.name, step, 1, date(2026, 11, 1))
                 except Exception as exc:  # report every broken template, not just the first
-                    errors.append(f"{camp.name} step {step} ({r.language}, {r.contact_id}): {exc}")
+                    errors.append(f"{where}: {exc}")
+                    continue
+                for kind in ("txt", "html"):
+                    if parts["unsubscribe"] not in parts[kind]:
+                        errors.append(f"{where}: the {kind} part has no visible unsubscribe link")
     return sorted(set(errors))

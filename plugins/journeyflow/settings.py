@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -319,6 +321,11 @@ def _campaigns(c: dict[str, Any]) -> CampaignsConfig:
     for key in ("batch_size", "timeout_seconds", "max_attempts", "connections"):
         _positive("campaigns.sender", key, values[key])
     sender = SenderConfig(from_address=str(snd.get("from", fields["from_address"])), **values)
+    if "@" not in parseaddr(sender.from_address)[1]:
+        raise ConfigError(
+            f"{where}.sender.from must be an address such as 'Shop <news@shop.example>', "
+            f"got {sender.from_address!r}"
+        )
     items = c.get("list") or {}
     if not isinstance(items, dict):
         raise ConfigError(f"{where}.list must map campaign names to their settings")
@@ -333,12 +340,24 @@ def _campaigns(c: dict[str, Any]) -> CampaignsConfig:
             c.get("keep_decisions_days", defaults.keep_decisions_days),
             int,
         ),
-        unsubscribe_url=str(c.get("unsubscribe_url", defaults.unsubscribe_url)),
+        unsubscribe_url=_unsubscribe_url(c.get("unsubscribe_url", defaults.unsubscribe_url)),
         message_id_domain=str(c.get("message_id_domain", defaults.message_id_domain)),
         brand=dict(c.get("brand") or {}),
         sender=sender,
         campaigns=campaigns,
     )
+
+
+def _unsubscribe_url(value: Any) -> str:
+    """https (RFC 8058 one-click needs it); plain http only for a local endpoint."""
+    url = urlsplit(str(value).strip())
+    local = url.hostname in ("localhost", "127.0.0.1", "::1")
+    if not url.hostname or not (url.scheme == "https" or (url.scheme == "http" and local)):
+        raise ConfigError(
+            f"{config_path()}: campaigns.unsubscribe_url must be an https URL (plain http only "
+            f"for localhost), e.g. https://shop.example/journeyflow/u/; got {value!r}"
+        )
+    return str(value)
 
 
 def _campaign(name: str, spec: dict[str, Any]) -> Campaign:

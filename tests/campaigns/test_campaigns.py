@@ -5,8 +5,10 @@ D = 2026-11-20 (cut-off T = 2026-11-21 00:00 Berlin), as in the rulebook tests.
 
 from __future__ import annotations
 
+import email
 import shutil
 from datetime import timedelta
+from email import policy
 
 import pytest
 from sqlalchemy import text
@@ -354,6 +356,22 @@ def test_templates_check_finds_a_missing_variable(tmp_path, monkeypatch):
     assert any("nickname" in e for e in errors)
 
 
+def test_templates_check_finds_a_missing_part_and_a_missing_unsubscribe_link(tmp_path):
+    templates = tmp_path / "email_templates"
+    shutil.copytree(render.TEMPLATES_DIR, templates)
+    (templates / "en" / "upsell" / "1.html.j2").unlink()
+    (templates / "de" / "tripwire_offer" / "1.txt.j2").write_text("Hallo!", encoding="utf-8")
+    errors = render.check_templates(templates)
+    assert any(
+        e.startswith("upsell step 1 (en): email_templates/en/upsell/1.html.j2 is missing")
+        for e in errors
+    )
+    assert any(
+        e.startswith("tripwire_offer step 1 (de,") and "txt part has no visible unsubscribe" in e
+        for e in errors
+    )
+
+
 def test_plan_is_a_dry_run(db, world, cast, config):
     world.run(D)
     plan = campaigns.plan(D)
@@ -381,6 +399,25 @@ def test_without_smtp_connection_emails_become_eml_files(db, world, config):
     files = list((settings.home() / "outbox" / str(D) / "tripwire_offer").glob("*.eml"))
     assert len(files) == 1 and b"X-Campaign: tripwire_offer" in files[0].read_bytes()
     shutil.rmtree(settings.home() / "outbox")
+
+
+def test_a_sender_name_with_umlauts_is_encoded(db, world, config):
+    sender = {"from": "Fotohaus Müller <news@fotohaus.example>"}
+    config(lambda raw: raw["campaigns"]["sender"].update(sender))
+    world.subscriber(T - 20 * DAY)
+    run_day(world, D)
+    (path,) = (settings.home() / "outbox" / str(D) / "tripwire_offer").glob("*.eml")
+    msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert str(msg["From"]) == "Fotohaus Müller <news@fotohaus.example>"
+    shutil.rmtree(settings.home() / "outbox")
+
+
+def test_delays_need_something_to_count_from(db, world, config):
+    config(lambda raw: raw["campaigns"]["list"]["tripwire_offer"].update(steps=[2]))
+    world.subscriber(T - 20 * DAY)
+    world.run(D)
+    with pytest.raises(campaigns.AudienceError, match="nothing to count the days from"):
+        campaigns.decide(D)
 
 
 def test_rendering_in_worker_processes_gives_the_same_messages(db, world, smtp, config,

@@ -50,6 +50,8 @@ def test_rules_from_the_file_reach_the_sql():
         ({"campaigns": {"list": {"nosuch": {}}}}, "add sql/campaigns/nosuch.sql"),
         ({"campaigns": {"list": {"upsell": {"channels": ["fax"]}}}}, "channels must list"),
         ({"campaigns": {"keep_decisions_days": 0}}, "campaigns.keep_decisions_days must be"),
+        ({"campaigns": {"unsubscribe_url": "http://shop.example/u/"}}, "must be an https URL"),
+        ({"campaigns": {"sender": {"from": "Shop"}}}, "sender.from must be an address"),
     ],
 )
 def test_bad_rules_and_campaigns_are_named(raw, message):
