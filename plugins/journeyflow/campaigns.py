@@ -35,6 +35,7 @@ DONE = ("sent", "exported", "household", "in_doubt", "bounced", "failed")
 IN_FLIGHT = ("queued", "claimed", "sending")
 CAPPED = ("sent", "exported", "in_doubt", "queued", "claimed", "sending")
 REPEAT = (*CAPPED, "household")
+OUT = tuple(s for s in CAPPED if s != "queued")  # handed out: a rerun of the date keeps them
 
 
 class AudienceError(RuntimeError):
@@ -114,6 +115,22 @@ week as (  -- campaign messages (emails and letters) in the run dates D-6..D-1
     group by contact_id
 ),
 
+out_today as (  -- messages of D that an earlier run of D already handed out
+    select contact_id, campaign, count(*) as n
+    from journeyflow.outbox
+    where run_date = :d and status = any(:out)
+    group by contact_id, campaign
+),
+
+others_today as (  -- ... for campaigns that no longer have the contact as a candidate
+    select o.contact_id, sum(o.n) as n
+    from out_today o
+    where not exists (
+        select 1 from cand c where c.contact_id = o.contact_id and c.campaign = o.campaign
+    )
+    group by o.contact_id
+),
+
 base as (
     select
         c.priority, c.campaign, c.contact_id, c.channel, c.excluded, f.email_ok, f.email_block,
@@ -157,16 +174,20 @@ judged as (
     from base b
 ),
 
-ranked as (  -- the due steps of a contact compete for the caps, in campaign order
+ranked as (  -- the due steps of a contact compete for the caps: what a run of D already
+              -- handed out first, then in campaign order
     select
         j.*,
         row_number() over w as cap_rank,
-        first_value(j.campaign) over w as first_campaign
+        first_value(j.campaign) over w as first_campaign,
+        coalesce(x.n, 0) as others_today
     from judged j
+    left join out_today ot using (contact_id, campaign)
+    left join others_today x using (contact_id)
     window w as (
         partition by j.contact_id,
             j.exclusion is null and j.waiting is null and j.due_date <= :d
-        order by j.priority, j.next_step
+        order by ot.n is null, j.priority, j.next_step
     )
 )
 
@@ -175,7 +196,8 @@ select
     case
         when j.exclusion is not null then 'excluded'
         when j.waiting is not null or j.due_date > :d then 'held'
-        when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0)))
+        when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
+                                 - j.others_today)
             then 'queued'
         else 'held'
     end as decision,
@@ -183,11 +205,15 @@ select
         when j.exclusion is not null then j.exclusion
         when j.waiting is not null then j.waiting
         when j.due_date > :d then 'step ' || j.next_step || ' is due on ' || j.due_date
-        when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0)))
+        when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
+                                 - j.others_today)
             then 'due: step ' || j.next_step
         when coalesce(w.messages, 0) >= :per_week then
             'cap: ' || w.messages || ' campaign messages in the run dates '
             || (cast(:d as date) - (:per_week_days - 1)) || '..' || (cast(:d as date) - 1)
+        when j.others_today > 0 then
+            'cap: ' || :per_run_date || ' campaign message per run date; one went out earlier '
+            || 'on this date'
         else 'cap: ' || :per_run_date || ' campaign message per run date; '
             || j.first_campaign || ' goes first'
     end as reason
@@ -239,6 +265,7 @@ def _campaign_params(cfg: settings.Config, d: date) -> dict[str, Any]:
         "done": list(DONE),
         "in_flight": list(IN_FLIGHT),
         "capped": list(CAPPED),
+        "out": list(OUT),
         "repeat": list(REPEAT),
         "per_run_date": cfg.campaigns.per_run_date,
         "per_week": cfg.campaigns.per_week,
@@ -340,6 +367,20 @@ def decide(d: date) -> StepResult:
                 "from decided"
             ),
             {"d": d},
+        )
+        conn.execute(  # what a run of D handed out stays in its decisions, chosen or not
+            text(
+                """
+                insert into journeyflow.campaign_decisions
+                select :d, o.contact_id, o.campaign, o.step, o.channel, 'queued',
+                       'due: step ' || o.step || ' (decided by an earlier run of this date)',
+                       o.occurrence
+                from journeyflow.outbox o
+                where o.run_date = :d and o.status = any(:out)
+                on conflict do nothing
+                """
+            ),
+            {"d": d, "out": list(OUT)},
         )
         keep = settings.load_config().campaigns.keep_decisions_days
         pruned = conn.execute(

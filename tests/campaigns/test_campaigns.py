@@ -401,6 +401,22 @@ def test_without_smtp_connection_emails_become_eml_files(db, world, config):
     shutil.rmtree(settings.home() / "outbox")
 
 
+def test_a_rerun_of_d_with_late_data_sends_no_second_email_for_d(db, world, smtp, config):
+    cid = world.subscriber(T - 20 * DAY)  # conversion: tripwire_offer
+    run_day(world, D)
+    assert [m["X-Campaign"] for m in smtp.messages] == ["tripwire_offer"]
+    world.event(cid, "purchase", T - 2 * DAY)  # a late order: excitement, onboarding is due
+    run_day(world, D)  # the rerun of D
+    assert [m["X-Campaign"] for m in smtp.messages] == ["tripwire_offer"]
+    rows = {r["campaign"]: (r["decision"], r["reason"]) for r in decisions(db, D, cid)}
+    assert rows["tripwire_offer"][0] == "sent"  # kept, though no longer chosen
+    assert rows["onboarding_tips"] == (
+        "held", "cap: 1 campaign message per run date; one went out earlier on this date",
+    )  # fmt: skip
+    run_day(world, D + timedelta(days=1))
+    assert [m["X-Campaign"] for m in smtp.messages] == ["tripwire_offer", "onboarding_tips"]
+
+
 def test_a_sender_name_with_umlauts_is_encoded(db, world, config):
     sender = {"from": "Fotohaus Müller <news@fotohaus.example>"}
     config(lambda raw: raw["campaigns"]["sender"].update(sender))
