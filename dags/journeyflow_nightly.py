@@ -36,6 +36,9 @@ When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothi
 - **`<campaign>.send` failed "SMTP ... unreachable"**: the mail server (`journeyflow_smtp`) is
   down; every unsent message is still queued. Clear the task when the server is back; nothing is
   sent twice.
+- **`<campaign>.send` failed "refused 3 messages in a row" or "refuses to send for us"**: the
+  mail server refuses relaying, a quota is used up, or the sender address or login is wrong.
+  Nobody was suppressed and the messages are still queued; fix it or wait, then clear the task.
 - **Messages "in doubt"** (warning in `<campaign>.send`): a sender died between the server's
   acceptance and recording it. Look the Message-ID up in the mail server log, then
   `journeyflow outbox --date D --id N --resolve sent` (or `--resolve resend`).

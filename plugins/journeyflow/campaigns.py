@@ -115,16 +115,9 @@ week as (  -- campaign messages (emails and letters) in the run dates D-6..D-1
     group by contact_id
 ),
 
-out_today as (  -- messages of D that an earlier run of D already handed out
-    select contact_id, campaign, count(*) as n
-    from journeyflow.outbox
-    where run_date = :d and status = any(:out)
-    group by contact_id, campaign
-),
-
 others_today as (  -- ... for campaigns that no longer have the contact as a candidate
     select o.contact_id, sum(o.n) as n
-    from out_today o
+    from out_today o  -- a temp table: messages of D that an earlier run of D handed out
     where not exists (
         select 1 from cand c where c.contact_id = o.contact_id and c.campaign = o.campaign
     )
@@ -137,7 +130,7 @@ base as (
         m.anchored, m.repeat_days, m.delays,
         coalesce(cast(c.anchor_at as date), cast(:d as date)) as anchor_date,
         c.anchor_at is null and m.anchored as no_anchor,
-        pc.last_run_date, pc.waiting_step, pc.waiting_since,
+        pc.last_run_date, pc.waiting_step, pc.waiting_since, ot.step as handed_step,
         case
             when m.repeat_days is not null then 1
             else (select min(s) from generate_series(1, cardinality(m.delays)) s
@@ -147,6 +140,7 @@ base as (
     join camp m using (campaign)
     left join journeyflow.contact_facts f using (contact_id)
     left join per_campaign pc using (contact_id, campaign)
+    left join out_today ot using (contact_id, campaign)
 ),
 
 judged as (
@@ -182,18 +176,20 @@ ranked as (  -- the due steps of a contact compete for the caps: what a run of D
         first_value(j.campaign) over w as first_campaign,
         coalesce(x.n, 0) as others_today
     from judged j
-    left join out_today ot using (contact_id, campaign)
     left join others_today x using (contact_id)
     window w as (
         partition by j.contact_id,
-            j.exclusion is null and j.waiting is null and j.due_date <= :d
-        order by ot.n is null, j.priority, j.next_step
+            j.handed_step is not null
+            or (j.exclusion is null and j.waiting is null and j.due_date <= :d)
+        order by j.handed_step is null, j.priority, j.next_step
     )
 )
 
 select
-    j.contact_id, j.campaign, coalesce(j.next_step, 1) as step, coalesce(j.channel, 'email'),
+    j.contact_id, j.campaign, coalesce(j.handed_step, j.next_step, 1) as step,
+    coalesce(j.channel, 'email'),
     case
+        when j.handed_step is not null then 'queued'  -- handed out by a run of D: it stands
         when j.exclusion is not null then 'excluded'
         when j.waiting is not null or j.due_date > :d then 'held'
         when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
@@ -202,6 +198,7 @@ select
         else 'held'
     end as decision,
     case
+        when j.handed_step is not null then 'due: step ' || j.handed_step
         when j.exclusion is not null then j.exclusion
         when j.waiting is not null then j.waiting
         when j.due_date > :d then 'step ' || j.next_step || ' is due on ' || j.due_date
@@ -285,6 +282,16 @@ def _decide(conn: Connection, d: date) -> None:
     for priority, campaign in enumerate(cfg.campaigns.campaigns):
         _candidates(conn, campaign, priority, d)
     conn.exec_driver_sql("analyze cand")
+    conn.exec_driver_sql("drop table if exists pg_temp.out_today")
+    conn.execute(  # a table, analyzed: on a rerun it can hold a million rows
+        text(
+            'create temp table out_today on commit drop as select contact_id collate "C", '
+            "campaign, min(step) as step, count(*) as n from journeyflow.outbox "
+            "where run_date = :d and status = any(:out) group by contact_id, campaign"
+        ),
+        {"d": d, "out": list(OUT)},
+    )
+    conn.exec_driver_sql("analyze out_today")
     conn.exec_driver_sql("drop table if exists pg_temp.decided")
     conn.execute(
         text(

@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from email.utils import parseaddr
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,7 @@ def _render_in_worker(chunk: tuple[date, datetime, list[tuple]]) -> str:
 # Transports
 
 
-_ADDRESS = re.compile(r"<?[^\s<>@\"']+@[^\s<>\"']+>?")
+_ADDRESS = re.compile(r"<?(?:\"[^\"]*\"|[^\s<>@\"(),;:\[\]]+)@[A-Za-z0-9.-]+\.[A-Za-z]{2,}>?")
 
 
 def scrub(text: str) -> str:
@@ -218,22 +219,22 @@ class Refused(Exception):
         self.enhanced = match.group(1) if match else None
 
     @property
-    def policy(self) -> bool:
-        """A 5.7.x refusal: relaying denied, or a policy about this recipient or message."""
-        return (self.enhanced or "").startswith("5.7.")
-
-    @property
     def refuses_us(self) -> bool:
         """About us, not this message: the sender address refused, authentication needed."""
         return self.code in (530, 535) or (self.stage == "mail" and self.code >= 500)
 
     @property
     def mailbox_gone(self) -> bool:
-        """A hard bounce: a permanent refusal of the recipient that is not about policy."""
-        return self.stage == "rcpt" and self.code >= 500 and not self.policy
+        """A hard bounce: the recipient's mailbox does not exist or is disabled (5.1.x, 5.2.1,
+        5.4.1 as Microsoft says it, or a bare 550/551/553 at RCPT)."""
+        if self.stage != "rcpt" or self.code < 500:
+            return False
+        if self.enhanced is None:
+            return self.code in (550, 551, 553)
+        return self.enhanced.startswith(("5.1.", "5.2.1", "5.4.1"))
 
 
-POLICY_STREAK = 3  # 5.7.x refusals in a row, with nothing accepted, that stop the sender
+REFUSED_STREAK = 3  # refusals in a row (not hard bounces) that stop a sender connection
 
 
 class NotHandedOver(Exception):
@@ -368,9 +369,16 @@ def _flag(value: Any) -> bool:
 
 
 def sender_address() -> str:
+    """The From address: the connection's ``from_email``, else ``campaigns.sender.from``."""
     conn = get_connection(SMTP_CONN_ID)
     if conn is not None and (conn.extra_dejson or {}).get("from_email"):
-        return str(conn.extra_dejson["from_email"])
+        value = str(conn.extra_dejson["from_email"])
+        if "@" not in parseaddr(value)[1]:
+            raise SenderError(
+                f"connection {SMTP_CONN_ID}: extra from_email {value!r} is not an address such "
+                "as 'Shop <news@shop.example>' (quote a name that has a comma)"
+            )
+        return value
     return settings.load_config().campaigns.sender.from_address
 
 
@@ -396,10 +404,10 @@ class SendResult:
     released: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
-    policy_streak: int = field(default=0, repr=False)  # 5.7.x refusals before any success
+    refused_streak: int = field(default=0, repr=False)  # 5xx refusals in a row, not bounces
 
     def as_dict(self) -> dict[str, Any]:
-        skip = ("errors", "policy_streak")
+        skip = ("errors", "refused_streak")
         return {k: v for k, v in self.__dict__.items() if k not in skip} | {
             "errors": self.errors[:20]
         }
@@ -664,7 +672,7 @@ def _deliver(
                 tr.data(body)
             db.mark_sent(oid)
             result.sent += 1
-            result.policy_streak = 0
+            result.refused_streak = 0
             return
         except Refused as exc:
             last = str(exc)
@@ -674,21 +682,22 @@ def _deliver(
                     f"{tr.describe()} refuses to send for us ({exc}); check the connection's "
                     "login and from_email. Nothing was suppressed; the messages stay queued"
                 ) from exc
-            if exc.code >= 500 and exc.stage == "rcpt" and exc.policy and not result.sent:
-                # Relaying denied for every recipient, or a policy about this one? Nothing went
-                # through this connection yet: wait for this message, stop after three in a row.
-                result.policy_streak += 1
-                if result.policy_streak >= POLICY_STREAK:
+            if exc.mailbox_gone:
+                _bounce(db, oid, exc, result)
+                result.refused_streak = 0
+                return
+            if exc.code >= 500:
+                # A policy, a quota, the content: about this message, or about every message
+                # for now? It waits for a later run; three in a row stop this run.
+                result.refused_streak += 1
+                if result.refused_streak >= REFUSED_STREAK:
                     _defer(db, cfg, oid, attempts + 1, last, result)
                     raise SenderError(
-                        f"{tr.describe()} refused the last {POLICY_STREAK} recipients by policy "
-                        f"({exc}) and accepted none; check relaying for this sender. Nothing "
-                        "was suppressed; the messages stay queued"
+                        f"{tr.describe()} refused {REFUSED_STREAK} messages in a row ({exc}); "
+                        "relaying, a quota or the content? Nothing was suppressed; the "
+                        "messages stay queued for a later run"
                     ) from exc
                 break
-            if exc.code >= 500:
-                _bounce(db, oid, exc, result)
-                return
             db.run(_BACK_TO_CLAIMED, (oid,))
         except NotHandedOver as exc:
             last = f"connection lost before DATA: {exc}"
@@ -743,23 +752,16 @@ def _mark_sending(db: _Db, oid: int, worker_id: str, result: SendResult) -> bool
 
 
 def _bounce(db: _Db, oid: int, exc: Refused, result: SendResult) -> None:
-    """5xx: a mailbox that does not exist is a hard bounce (suppressed); else the message failed."""
-    if exc.mailbox_gone:
-        db.run(
-            "update journeyflow.outbox set status = 'bounced', last_error = %s "
-            "where outbox_id = %s; "
-            "insert into journeyflow.suppressions (contact_id, channel, address, reason, "
-            "campaign, detail) select contact_id, 'email', lower(recipient), 'hard_bounce', "
-            "campaign, %s from journeyflow.outbox where outbox_id = %s on conflict do nothing",
-            (f"hard bounce: {exc}"[:500], oid, str(exc)[:500], oid),
-        )
-        result.bounced += 1
-    else:
-        db.run(
-            "update journeyflow.outbox set status = 'failed', last_error = %s where outbox_id = %s",
-            (f"refused by the server: {exc}"[:500], oid),
-        )
-        result.failed += 1
+    """A hard bounce: the message is bounced and the address suppressed."""
+    db.run(
+        "update journeyflow.outbox set status = 'bounced', last_error = %s "
+        "where outbox_id = %s; "
+        "insert into journeyflow.suppressions (contact_id, channel, address, reason, "
+        "campaign, detail) select contact_id, 'email', lower(recipient), 'hard_bounce', "
+        "campaign, %s from journeyflow.outbox where outbox_id = %s on conflict do nothing",
+        (f"hard bounce: {exc}"[:500], oid, str(exc)[:500], oid),
+    )
+    result.bounced += 1
     result.errors.append(f"outbox {oid}: {exc}")
 
 
