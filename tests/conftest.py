@@ -6,6 +6,7 @@ Environment is set at import time, before anything imports airflow, so every tes
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 _HOME = Path(tempfile.mkdtemp(prefix="jf-test-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)  # also what stopping leaves behind
 os.environ["JOURNEYFLOW_HOME"] = str(_HOME)
 os.environ.pop("XDG_RUNTIME_DIR", None)
 for _var in [v for v in os.environ if v.startswith("AIRFLOW_CONN_JOURNEYFLOW")]:
