@@ -519,13 +519,19 @@ def one_connection(raw):
     raw["campaigns"]["sender"].update(connections=1)
 
 
-def test_a_relay_refusal_stops_sending_and_suppresses_nobody(db, world, smtp, config):
-    config(one_connection)
-    cids = [world.subscriber(T - 20 * DAY) for _ in range(4)]
-    for cid in cids:
-        smtp.refuse[f"{cid.lower()}@example.de"] = ["550 5.7.1 Relaying denied"]
+def queued_tripwire(db, world, n: int) -> list[str]:
+    """n contacts with a tripwire_offer email queued for D, in the order the sender takes them."""
+    for _ in range(n):
+        world.subscriber(T - 20 * DAY)
     world.run(D)
     campaigns.decide(D)
+    return [r["contact_id"] for r in outbox_rows(db)]
+
+
+def test_a_relay_refusal_stops_sending_and_suppresses_nobody(db, world, smtp, config):
+    config(one_connection)
+    for cid in queued_tripwire(db, world, 4):
+        smtp.refuse[f"{cid.lower()}@example.de"] = ["550 5.7.1 Relaying denied"]
     with pytest.raises(outbox.SenderError, match="refused 3 messages in a row"):
         outbox.send("tripwire_offer", D)
     assert {r["status"] for r in outbox_rows(db)} == {"queued"}
@@ -545,11 +551,7 @@ def test_a_refused_sender_address_stops_sending(db, world, smtp, config):
 
 def test_one_refused_recipient_or_message_never_blocks_the_others(db, world, smtp, config):
     config(one_connection)
-    for _ in range(6):
-        world.subscriber(T - 20 * DAY)
-    world.run(D)
-    campaigns.decide(D)
-    cids = [r["contact_id"] for r in sorted(outbox_rows(db), key=lambda r: r["outbox_id"])]
+    cids = queued_tripwire(db, world, 6)
     first, fine, policy, content, gone, quoted = (f"{c.lower()}@example.de" for c in cids)
     smtp.refuse[first] = ["554 5.7.1 Recipient rejected by policy"] * 2  # before any success
     smtp.refuse[policy] = ["554 5.7.1 Recipient rejected by policy"]  # after a success
@@ -585,11 +587,7 @@ def test_a_message_refused_after_data_waits_and_is_not_in_doubt(db, world, smtp,
 
 def test_a_quota_after_some_messages_stops_the_run_and_suppresses_nobody(db, world, smtp, config):
     config(one_connection)
-    for _ in range(5):
-        world.subscriber(T - 20 * DAY)
-    world.run(D)
-    campaigns.decide(D)
-    cids = [r["contact_id"] for r in outbox_rows(db)]
+    cids = queued_tripwire(db, world, 5)
     for cid in cids[1:]:
         smtp.refuse[f"{cid.lower()}@example.de"] = ["550 5.4.5 Daily user sending quota exceeded"]
     with pytest.raises(outbox.SenderError, match="refused 3 messages in a row"):

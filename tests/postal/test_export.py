@@ -60,14 +60,16 @@ def add_contact(conn, contact_id: str, **fields) -> None:
     )
 
 
-def add_outbox(conn, contact_id: str, status: str = "queued", run_date: date = D) -> None:
+def add_outbox(
+    conn, contact_id: str, status: str = "queued", run_date: date = D, occurrence: int = 1
+) -> None:
     conn.execute(
         text(
             "insert into journeyflow.outbox"
             " (contact_id, campaign, step, occurrence, channel, run_date, status)"
-            " values (:c, 'win_back', 1, 1, 'postal', :d, :s)"
+            " values (:c, 'win_back', 1, :o, 'postal', :d, :s)"
         ),
-        {"c": contact_id, "d": run_date, "s": status},
+        {"c": contact_id, "d": run_date, "s": status, "o": occurrence},
     )
 
 
@@ -347,17 +349,6 @@ def test_a_crash_after_the_upload_is_recorded_as_delivered_by_the_next_attempt(
     ]
 
 
-def add_outbox_row(conn, contact_id: str, run_date: date, occurrence: int) -> None:
-    conn.execute(
-        text(
-            "insert into journeyflow.outbox"
-            " (contact_id, campaign, step, occurrence, channel, run_date, status)"
-            " values (:c, 'win_back', 1, :o, 'postal', :d, 'queued')"
-        ),
-        {"c": contact_id, "d": run_date, "o": occurrence},
-    )
-
-
 def test_a_rebuild_touches_only_its_own_mailing_and_keeps_every_reject(postal, db, monkeypatch):
     earlier = D - timedelta(days=200)
     with db.transaction() as conn:
@@ -365,12 +356,12 @@ def test_a_rebuild_touches_only_its_own_mailing_and_keeps_every_reject(postal, d
         add_contact(conn, "b1", last_name="Meier")  # a1's household
         add_contact(conn, "c1", last_name="Roth", postal_code="123")  # rejected
         add_contact(conn, "d1", last_name="Kurz", house_number="4")
-        add_outbox_row(conn, "a1", earlier, 1)
-        add_outbox_row(conn, "b1", earlier, 1)
+        add_outbox(conn, "a1", run_date=earlier)
+        add_outbox(conn, "b1", run_date=earlier)
     export_mailing(earlier, "win_back", "run-earlier")  # delivered: a1, b1 as household
     with db.transaction() as conn:
         for contact_id in ("a1", "c1", "d1"):
-            add_outbox_row(conn, contact_id, D, 2 if contact_id == "a1" else 1)
+            add_outbox(conn, contact_id, occurrence=2 if contact_id == "a1" else 1)
     working = os.environ[ENV]
     monkeypatch.setenv(ENV, json.dumps({"conn_type": "fs"}))  # no path: delivery fails
     with pytest.raises(DeliveryError):
