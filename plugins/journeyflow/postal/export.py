@@ -299,29 +299,6 @@ def _deliver(
     if row["delivered_at"] is not None:
         return None, row
     names = mailing_names(row["campaign"], row["run_date"])
-    with open_drop() as drop:  # delivered before the process could record it?
-        there = marker_delivered(drop, str(names.folder), names.done, bytes(row["done"]))
-    if there:
-        log.info("postal %s %s: the set is in the drop already; recording its delivery",
-                 row["campaign"], row["run_date"])  # fmt: skip
-        return None, _record_delivery(row)
-    if row["marker_at"] is not None:
-        raise PostalExportError(
-            f"postal {row['campaign']} {row['run_date']}: the export stopped while putting the "
-            f".done marker of {names.folder} into the drop, and it is not there now: either "
-            "that upload failed or the vendor has already taken the set. Ask the vendor, then "
-            f"run `journeyflow postal --date {row['run_date']} --campaign {row['campaign']} "
-            "--resolve delivered` (they have it) or `--resolve resend`."
-        )
-    if _take_out_objectors(row):
-        _build(row["run_date"], row["campaign"], row["run_id"], profile, action)
-        rebuilt = _recorded(row["run_date"], row["campaign"])
-        if rebuilt is None:
-            return None, None
-        row = rebuilt
-    mailing = Mailing(names, bytes(row["csv"]), bytes(row["manifest"]),
-                      bytes(row["rejects_file"]), bytes(row["done"]), row["rows"], 0)  # fmt: skip
-    paths = mailing.write(build_dir())
     key = {"run_date": row["run_date"], "campaign": row["campaign"]}
 
     def marker_next() -> None:  # committed before the marker goes up: see the in-doubt case
@@ -334,7 +311,29 @@ def _deliver(
                 key,
             )
 
-    with open_drop() as drop:
+    with open_drop() as drop:  # one session: look, then deliver
+        if marker_delivered(drop, str(names.folder), names.done, bytes(row["done"])):
+            log.info("postal %s %s: the set is in the drop already; recording its delivery",
+                     row["campaign"], row["run_date"])  # fmt: skip
+            return None, _record_delivery(row)
+        if row["marker_at"] is not None:
+            raise PostalExportError(
+                f"postal {row['campaign']} {row['run_date']}: the export stopped while putting "
+                f"the .done marker of {names.folder} into the drop, and it is not there now: "
+                "either that upload failed or the vendor has already taken the set. Ask the "
+                f"vendor, then run `journeyflow postal --date {row['run_date']} --campaign "
+                f"{row['campaign']} --resolve delivered` (they have it) or `--resolve resend`."
+            )
+        if _take_out_objectors(row):
+            _build(row["run_date"], row["campaign"], row["run_id"], profile, action)
+            rebuilt = _recorded(row["run_date"], row["campaign"])
+            if rebuilt is None:
+                return None, None
+            row = rebuilt
+        mailing = Mailing(names, bytes(row["csv"]), bytes(row["manifest"]),
+                          bytes(row["rejects_file"]), bytes(row["done"]), row["rows"],
+                          0)  # fmt: skip
+        paths = mailing.write(build_dir())
         delivery = deliver(drop, paths, str(names.folder), before_marker=marker_next)
     return delivery, _record_delivery(row)
 
