@@ -77,7 +77,9 @@ def main() -> None:
     with scratch_warehouse("jf-bench-campaigns-", FILL, args.contacts) as fill_seconds:
         from sqlalchemy import text
 
-        from journeyflow import airflow_env, campaigns, lifecycle, outbox, warehouse
+        from journeyflow import campaigns, lifecycle, warehouse
+        from journeyflow.email import sender
+        from journeyflow.local import airflow as airflow_env
 
         airflow_env.configure()
         lifecycle.score(D)
@@ -88,7 +90,7 @@ def main() -> None:
         t0 = time.perf_counter()
         decided = campaigns.decide(D)
         t1 = time.perf_counter()
-        result = outbox.send("tripwire_offer", D)
+        result = sender.send("tripwire_offer", D)
         t2 = time.perf_counter()
         ours_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         sent = result.sent

@@ -53,17 +53,18 @@ def main() -> None:
         {"conn_type": "http", "host": f"http://127.0.0.1:{port}", "password": "bench"}
     )
 
-    from journeyflow import migrate, pipeline, warehouse
+    from journeyflow import ingest, migrate, warehouse
+    from journeyflow.local import embedded
 
     try:
         migrate.migrate()
         rows = {}
         timings = {}
         for step, call in (
-            ("extract_contacts", lambda: pipeline.extract("contacts", anchor)),
-            ("extract_events", lambda: pipeline.extract("events", anchor)),
-            ("load", lambda: pipeline.load(anchor)),
-            ("merge", lambda: pipeline.merge(anchor)),
+            ("extract_contacts", lambda: ingest.extract("contacts", anchor)),
+            ("extract_events", lambda: ingest.extract("events", anchor)),
+            ("load", lambda: ingest.load(anchor)),
+            ("merge", lambda: ingest.merge(anchor)),
         ):
             t0 = time.perf_counter()
             result = call()
@@ -84,7 +85,7 @@ def main() -> None:
         server.terminate()
         server.wait()
         warehouse.engine().dispose()
-        warehouse.stop_embedded()
+        embedded.stop()
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
 

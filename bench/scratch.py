@@ -21,6 +21,7 @@ def scratch_warehouse(prefix: str, fill_sql: str, contacts: int) -> Iterator[flo
     from sqlalchemy import text
 
     from journeyflow import migrate, warehouse
+    from journeyflow.local import embedded
 
     try:
         migrate.migrate()
@@ -32,7 +33,7 @@ def scratch_warehouse(prefix: str, fill_sql: str, contacts: int) -> Iterator[flo
         yield time.perf_counter() - started
     finally:
         warehouse.engine().dispose()
-        warehouse.stop_embedded()
+        embedded.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -60,18 +60,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import (
-    CronDataIntervalTimetable,
-    Label,
-    TaskGroup,
-    dag,
-    get_current_context,
-    task,
-)
+from airflow.sdk import CronDataIntervalTimetable, Label, chain, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from journeyflow.settings import load_config
-from journeyflow.tasks import on_run_failure, run_date
+from journeyflow.tasks import campaign_groups, on_run_failure, run_date
 
 TAGS = ["journeyflow", "lifecycle-marketing", "nightly"]
 
@@ -90,128 +82,95 @@ TAGS = ["journeyflow", "lifecycle-marketing", "nightly"]
 def journeyflow_nightly():
     @task
     def migrate() -> list[str]:
-        from journeyflow import migrate as schema
-        from journeyflow import pipeline
+        from journeyflow import migrate, runlog
 
-        applied = schema.migrate()
-        ctx = get_current_context()
-        pipeline.start_run(run_date(ctx), ctx["run_id"])
+        applied = migrate.migrate()
+        runlog.start_run(run_date(), get_current_context()["run_id"])
         return applied
 
     @task
     def extract_contacts() -> dict:
-        from journeyflow import pipeline
+        from journeyflow import ingest
 
-        return pipeline.extract("contacts", run_date(get_current_context())).as_dict()
+        return ingest.extract("contacts", run_date()).as_dict()
 
     @task
     def extract_events() -> dict:
-        from journeyflow import pipeline
+        from journeyflow import ingest
 
-        return pipeline.extract("events", run_date(get_current_context())).as_dict()
+        return ingest.extract("events", run_date()).as_dict()
 
     @task
     def load() -> dict:
-        from journeyflow import pipeline
+        from journeyflow import ingest
 
-        return pipeline.load(run_date(get_current_context())).as_dict()
+        return ingest.load(run_date()).as_dict()
 
     @task.branch
     def quality_gate() -> str:
         from journeyflow.quality import gate
 
-        verdict = gate.validate(run_date(get_current_context()))
-        return "merge" if verdict.passed else "quality_gate_failed"
+        return "merge" if gate.validate(run_date()).passed else "quality_gate_failed"
 
     @task
     def quality_gate_failed() -> None:
         from journeyflow.quality import gate
 
-        verdict = gate.latest(run_date(get_current_context()))
+        verdict = gate.latest(run_date())
         raise AirflowFailException(f"{verdict.message()} (Data Docs: {verdict.docs})")
 
     @task
     def merge() -> dict:
-        from journeyflow import pipeline
+        from journeyflow import ingest
 
-        return pipeline.merge(run_date(get_current_context())).as_dict()
+        return ingest.merge(run_date()).as_dict()
 
     @task
     def score() -> dict:
         from journeyflow import lifecycle
 
-        return lifecycle.score(run_date(get_current_context())).as_dict()
+        return lifecycle.score(run_date()).as_dict()
 
     @task
     def assign_phases() -> dict:
         from journeyflow import lifecycle
 
-        return lifecycle.assign_phases(run_date(get_current_context())).as_dict()
+        return lifecycle.assign_phases(run_date()).as_dict()
 
     @task
     def report() -> dict:
         from journeyflow import lifecycle
 
-        return lifecycle.report(run_date(get_current_context())).as_dict()
+        return lifecycle.report(run_date()).as_dict()
 
     @task
     def decide_campaigns() -> dict:
         from journeyflow import campaigns
 
-        return campaigns.decide(run_date(get_current_context())).as_dict()
+        return campaigns.decide(run_date()).as_dict()
 
     @task.branch
     def choose_campaigns() -> list[str]:
         from journeyflow import campaigns
 
-        return campaigns.choose(run_date(get_current_context()))
-
-    campaign_groups = []
-    for spec in load_config().campaigns.campaigns:
-        with TaskGroup(group_id=spec.name, tooltip=f"campaign {spec.name}") as group:
-            if "email" in spec.channels:
-
-                @task(task_id="send")
-                def send(campaign: str = spec.name) -> dict:
-                    from journeyflow import outbox
-
-                    d = run_date(get_current_context())
-                    return outbox.send(campaign, d).as_dict()
-
-                send()
-            if "postal" in spec.channels:
-
-                @task(task_id="export_postal")
-                def export_postal(campaign: str = spec.name) -> dict:
-                    from journeyflow.postal.export import export_mailing
-
-                    ctx = get_current_context()
-                    return export_mailing(run_date(ctx), campaign, ctx["run_id"])
-
-                export_postal()
-        campaign_groups.append(group)
-
-    no_campaigns = EmptyOperator(task_id="no_campaigns")
-    campaigns_done = EmptyOperator(
-        task_id="campaigns_done", trigger_rule="none_failed_min_one_success"
-    )
+        return campaigns.choose(run_date())
 
     @task
     def summarize() -> dict:
-        from journeyflow import pipeline
+        from journeyflow import runlog, summary
 
-        d = run_date(get_current_context())
-        pipeline.finish_run(d, "success")
-        return pipeline.summary(d)
+        runlog.finish_run(run_date(), "success")
+        return summary.summary(run_date())
 
+    # main flow: in, checked, merged, placed on the journey, then the campaigns with work
     gate = quality_gate()
-    migrate() >> [extract_contacts(), extract_events()] >> load() >> gate
-    chooser = choose_campaigns()
-    merged = merge()
-    gate >> Label("passed") >> merged
-    merged >> score() >> assign_phases() >> report() >> decide_campaigns() >> chooser
-    chooser >> [*campaign_groups, no_campaigns] >> campaigns_done >> summarize()
+    chain(migrate(), [extract_contacts(), extract_events()], load(), gate)
     gate >> Label("critical check failed") >> quality_gate_failed()
+    chooser = choose_campaigns()
+    merged = gate >> Label("passed") >> merge()
+    chain(merged, score(), assign_phases(), report(), decide_campaigns(), chooser)
+    done = EmptyOperator(task_id="campaigns_done", trigger_rule="none_failed_min_one_success")
+    chooser >> [*campaign_groups(), EmptyOperator(task_id="no_campaigns")] >> done >> summarize()
 
 
 dag = journeyflow_nightly()

@@ -23,7 +23,8 @@ for _var in [v for v in os.environ if v.startswith("AIRFLOW_CONN_JOURNEYFLOW")]:
     del os.environ[_var]
 os.environ.pop("AIRFLOW_HOME", None)
 
-from journeyflow import airflow_env, settings  # noqa: E402
+from journeyflow import config as settings  # noqa: E402
+from journeyflow.local import airflow as airflow_env  # noqa: E402
 
 airflow_env.configure()
 
@@ -38,12 +39,13 @@ CORE_TABLES = (
 def warehouse_url():
     """The embedded PostgreSQL, started once for the session and stopped at its end."""
     from journeyflow import migrate, warehouse
+    from journeyflow.local import embedded
 
-    url = warehouse.start_embedded()
+    url = embedded.start()
     migrate.migrate()
     yield url
     warehouse.engine().dispose()
-    warehouse.stop_embedded()
+    embedded.stop()
     shutil.rmtree(_HOME, ignore_errors=True)
 
 
@@ -117,3 +119,20 @@ def config(tmp_path, monkeypatch):
     yield change
     monkeypatch.delenv("JOURNEYFLOW_CONFIG")
     settings.load_config.cache_clear()
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    """An SMTP sink on localhost, set as the journeyflow_smtp connection."""
+    from aiosmtpd.controller import Controller
+
+    from tests.smtp_sink import Sink, free_port, smtp_connection
+
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.port = port
+    monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", smtp_connection(port))
+    yield sink
+    controller.stop()

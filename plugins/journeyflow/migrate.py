@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import text
-
-from journeyflow import settings, warehouse
+from journeyflow import warehouse
+from journeyflow.config import SQL_DIR
+from journeyflow.sqlfile import statement
 
 log = logging.getLogger(__name__)
 
-SCHEMA_DIR = settings.SQL_DIR / "schema"
+SCHEMA_DIR = SQL_DIR / "schema"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _LOCK_KEY = 0x6A666D67  # "jfmg"
 
@@ -57,21 +57,10 @@ def migrate(schema_dir: Path = SCHEMA_DIR) -> list[str]:
     migrations = discover(schema_dir)
     applied_now: list[str] = []
     with warehouse.transaction() as conn:
-        conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        conn.exec_driver_sql("create schema if not exists journeyflow")
-        conn.exec_driver_sql(
-            """create table if not exists journeyflow.schema_migrations (
-                 version integer primary key,
-                 filename text not null,
-                 checksum text not null,
-                 applied_at timestamptz not null default now())"""
-        )
-        done = {
-            row.version: row
-            for row in conn.execute(
-                text("select version, filename, checksum from journeyflow.schema_migrations")
-            )
-        }
+        warehouse.lock_for_transaction(conn, _LOCK_KEY)
+        conn.execute(statement("migrate/journeyflow_schema"))
+        conn.execute(statement("migrate/schema_migrations"))
+        done = {row.version: row for row in conn.execute(statement("migrate/applied"))}
         for m in migrations:
             if m.version in done:
                 if done[m.version].checksum != m.checksum:
@@ -86,11 +75,7 @@ def migrate(schema_dir: Path = SCHEMA_DIR) -> list[str]:
             except Exception as exc:
                 raise MigrationError(f"{m.path.name}: {exc}") from exc
             conn.execute(
-                text(
-                    "insert into journeyflow.schema_migrations (version, filename, checksum) "
-                    "values (:v, :f, :c)"
-                ),
-                {"v": m.version, "f": m.path.name, "c": m.checksum},
+                statement("migrate/record"), {"v": m.version, "f": m.path.name, "c": m.checksum}
             )
             applied_now.append(m.path.name)
     return applied_now

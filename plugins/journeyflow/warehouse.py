@@ -1,90 +1,31 @@
-"""The warehouse: connection ``journeyflow_db``, or an embedded PostgreSQL when it is absent.
+"""The warehouse: the PostgreSQL of connection ``journeyflow_db``.
 
-The embedded server comes from the ``pgserver`` wheel (a real PostgreSQL 16) and keeps its data in
-``$JOURNEYFLOW_HOME/pgdata``. It keeps running between task processes; ``stop_embedded()`` stops it.
+One engine per process; sessions run in the configured timezone. Without the connection, the
+embedded PostgreSQL of local mode (``journeyflow.local.embedded``) is used.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine
 
-from journeyflow import settings
+from journeyflow.config import load_config
 from journeyflow.connections import get_connection
 
-log = logging.getLogger(__name__)
-
 CONN_ID = "journeyflow_db"
-
-# Settings for the embedded server only: it is a local, rebuildable copy, so we trade
-# durability of the last commits on power loss for load speed. Production servers are untouched.
-EMBEDDED_SETTINGS = {
-    "shared_buffers": "1GB",
-    "synchronous_commit": "off",
-    "max_wal_size": "4GB",
-    "work_mem": "64MB",
-    "maintenance_work_mem": "512MB",
-}
-
-
-def pgdata_dir() -> Path:
-    return settings.home() / "pgdata"
-
-
-def start_embedded(pgdata: Path | None = None) -> URL:
-    """Start (or attach to) the embedded PostgreSQL and return its SQLAlchemy URL."""
-    settings.runtime_dir()  # pgserver keeps its lock file there
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    import pgserver
-
-    pgdata = pgdata or pgdata_dir()
-    first = not (pgdata / "PG_VERSION").exists()
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
-    url = make_url(server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1))
-    if first:
-        log.info("initialised embedded PostgreSQL in %s", pgdata)
-        engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            for name, value in EMBEDDED_SETTINGS.items():
-                conn.exec_driver_sql(f"alter system set {name} = '{value}'")
-        engine.dispose()
-        _pg_ctl(pgdata, "restart")  # shared_buffers needs a restart
-    return url
-
-
-def stop_embedded(pgdata: Path | None = None) -> bool:
-    """Stop the embedded server if it runs; True when it was running."""
-    settings.runtime_dir()
-    from pgserver.utils import PostmasterInfo
-
-    pgdata = pgdata or pgdata_dir()
-    info = PostmasterInfo.read_from_pgdata(pgdata)
-    if info is None or not info.is_running():
-        return False
-    _pg_ctl(pgdata, "stop")
-    engine.cache_clear()
-    return True
-
-
-def _pg_ctl(pgdata: Path, action: str) -> None:
-    from pgserver._commands import pg_ctl
-
-    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs postgres as this user
-    pg_ctl(["-w", "-m", "fast", action], pgdata=pgdata, user=user)
 
 
 def database_url() -> URL:
     """SQLAlchemy URL of the warehouse: ``journeyflow_db`` if defined, else the embedded one."""
     conn = get_connection(CONN_ID)
     if conn is None:
-        return start_embedded()
+        from journeyflow.local import embedded
+
+        return embedded.start()
     host = conn.host or None
     query: dict[str, str] = {}
     if host and host.startswith("/"):  # unix socket folder
@@ -111,7 +52,7 @@ def engine() -> Engine:
     Sessions run in the configured timezone: "T - 180 days" then means 180 calendar days on the
     Berlin clock, across daylight saving changes, as marketing reads the rulebook.
     """
-    tz = settings.load_config().timezone
+    tz = load_config().timezone
     return sa.create_engine(
         database_url(),
         pool_pre_ping=True,
@@ -136,3 +77,24 @@ def copy_from(conn: Connection, sql: str, data) -> None:
         cursor.copy_expert(sql, data, size=1 << 26)
     finally:
         cursor.close()
+
+
+def lock_for_transaction(conn: Connection, key: int) -> None:
+    """Wait for the advisory lock ``key``; PostgreSQL releases it at the end of the transaction."""
+    conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+@contextmanager
+def session_lock(name: str) -> Iterator[bool]:
+    """Try the advisory lock ``name`` on a connection of its own, held for the block; yields
+    whether it was free. PostgreSQL releases it if the process dies."""
+    with engine().connect() as conn:
+        got = conn.execute(sa.text("select pg_try_advisory_lock(hashtext(:n))"), {"n": name})
+        held = bool(got.scalar_one())
+        conn.commit()
+        try:
+            yield held
+        finally:
+            if held:
+                conn.execute(sa.text("select pg_advisory_unlock(hashtext(:n))"), {"n": name})
+                conn.commit()

@@ -15,7 +15,11 @@ from email import policy
 import pytest
 from sqlalchemy import text
 
-from journeyflow import campaigns, outbox, render, settings
+from journeyflow import campaigns
+from journeyflow import config as settings
+from journeyflow.config import paths
+from journeyflow.email import enqueue, render, sender, transport
+from journeyflow.email.templates import check_templates
 from tests.world import DAY, D, T, customer
 
 CAMPAIGN_NAMES = ("welcome_drip", "tripwire_offer", "onboarding_tips", "upsell",
@@ -28,7 +32,7 @@ def run_day(world, day, send=True):
     campaigns.decide(day)
     if send:
         for name in campaigns.campaign_names():
-            outbox.send(name, day)
+            sender.send(name, day)
 
 
 def decisions(db, day, cid=None):
@@ -193,15 +197,15 @@ def twin_campaign(tmp_path, monkeypatch, config):
     shutil.copytree(settings.SQL_DIR, sql)
     shutil.copy(sql / "campaigns" / "welcome_drip.sql", sql / "campaigns" / "welcome_twin.sql")
     templates = tmp_path / "email_templates"
-    shutil.copytree(render.TEMPLATES_DIR, templates)
+    shutil.copytree(settings.TEMPLATES_DIR, templates)
     for lang in render.LANGUAGES:
         drip = templates / lang / "welcome_drip"
         for step in (4, 5):
             for kind in render.KINDS:
                 shutil.copy(drip / f"3.{kind}.j2", drip / f"{step}.{kind}.j2")
         shutil.copytree(drip, templates / lang / "welcome_twin")
-    monkeypatch.setattr(settings, "SQL_DIR", sql)
-    monkeypatch.setattr(render, "TEMPLATES_DIR", templates)
+    monkeypatch.setattr(paths, "SQL_DIR", sql)
+    monkeypatch.setattr(paths, "TEMPLATES_DIR", templates)
 
 
 def test_caps_one_per_run_date_and_three_per_week(db, world, smtp, config, tmp_path,
@@ -253,7 +257,7 @@ def test_4xx_that_persists_waits_for_a_later_run(db, world, smtp, config):
     assert decisions(db, D, cid)[0]["decision"] == "queued"
     with db.transaction() as conn:  # an hour later
         conn.exec_driver_sql("update journeyflow.outbox set next_attempt_at = now()")
-    outbox.send("tripwire_offer", D + timedelta(days=1))
+    sender.send("tripwire_offer", D + timedelta(days=1))
     assert len(smtp.messages) == 1 and outbox_rows(db, contact_id=cid)[0]["status"] == "sent"
 
 
@@ -332,9 +336,9 @@ def test_greetings():
 
 def test_english_with_german_fallback(db, world, smtp, config, tmp_path, monkeypatch):
     templates = tmp_path / "email_templates"
-    shutil.copytree(render.TEMPLATES_DIR, templates)
+    shutil.copytree(settings.TEMPLATES_DIR, templates)
     shutil.rmtree(templates / "en" / "tripwire_offer")
-    monkeypatch.setattr(render, "TEMPLATES_DIR", templates)
+    monkeypatch.setattr(paths, "TEMPLATES_DIR", templates)
     world.subscriber(T - 20 * DAY, language="en", first_name="Ann")
     customer_en = subscribed_customer(world, T - 60 * DAY, language="en", first_name="Ben")
     run_day(world, D)
@@ -348,22 +352,22 @@ def test_english_with_german_fallback(db, world, smtp, config, tmp_path, monkeyp
 
 
 def test_templates_check_finds_a_missing_variable(tmp_path, monkeypatch):
-    assert render.check_templates() == []
+    assert check_templates() == []
     templates = tmp_path / "email_templates"
-    shutil.copytree(render.TEMPLATES_DIR, templates)
+    shutil.copytree(settings.TEMPLATES_DIR, templates)
     subject = templates / "en" / "upsell" / "1.subject.j2"
     subject.write_text("Hi {{ contact.nickname }}", encoding="utf-8")
-    errors = render.check_templates(templates)
+    errors = check_templates(templates)
     assert errors and all("upsell step 1 (en" in e for e in errors)
     assert any("nickname" in e for e in errors)
 
 
 def test_templates_check_finds_a_missing_part_and_a_missing_unsubscribe_link(tmp_path):
     templates = tmp_path / "email_templates"
-    shutil.copytree(render.TEMPLATES_DIR, templates)
+    shutil.copytree(settings.TEMPLATES_DIR, templates)
     (templates / "en" / "upsell" / "1.html.j2").unlink()
     (templates / "de" / "tripwire_offer" / "1.txt.j2").write_text("Hallo!", encoding="utf-8")
-    errors = render.check_templates(templates)
+    errors = check_templates(templates)
     assert any(
         e.startswith("upsell step 1 (en): email_templates/en/upsell/1.html.j2 is missing")
         for e in errors
@@ -384,14 +388,14 @@ def test_plan_is_a_dry_run(db, world, cast, config):
 
 
 def test_smtp_unreachable_fails_with_messages_still_queued(db, world, config, monkeypatch):
-    from tests.campaigns.conftest import free_port, smtp_connection
+    from tests.smtp_sink import free_port, smtp_connection
 
     monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", smtp_connection(free_port()))
     cid = world.subscriber(T - 20 * DAY)
     world.run(D)
     campaigns.decide(D)
-    with pytest.raises(outbox.SenderError, match="unreachable after 3 attempts"):
-        outbox.send("tripwire_offer", D)
+    with pytest.raises(transport.SenderError, match="unreachable after 3 attempts"):
+        sender.send("tripwire_offer", D)
     assert outbox_rows(db, contact_id=cid)[0]["status"] == "queued"
 
 
@@ -459,8 +463,8 @@ def test_rendering_in_worker_processes_gives_the_same_messages(db, world, smtp, 
     serial = {r["contact_id"]: r["message"] for r in outbox_rows(db)}
     with db.transaction() as conn:
         conn.exec_driver_sql("truncate journeyflow.outbox, journeyflow.campaign_decisions")
-    monkeypatch.setattr(outbox, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(outbox, "RENDER_CHUNK", 2)
+    monkeypatch.setattr(enqueue, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(enqueue, "RENDER_CHUNK", 2)
     campaigns.decide(D)
     parallel = {r["contact_id"]: r["message"] for r in outbox_rows(db)}
 
@@ -496,7 +500,7 @@ def test_queued_mail_is_not_sent_after_the_contact_unsubscribed(db, world, smtp,
     from fastapi.testclient import TestClient
 
     from journeyflow import unsubscribe
-    from tests.campaigns.conftest import free_port, smtp_connection
+    from tests.smtp_sink import free_port, smtp_connection
 
     cid = subscribed_customer(world, T - 60 * DAY)  # upsell
     world.run(D)
@@ -505,11 +509,11 @@ def test_queued_mail_is_not_sent_after_the_contact_unsubscribed(db, world, smtp,
     token = unsubscribe.make_token(cid, "upsell")
     down = smtp_connection(free_port())
     monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", down)
-    with pytest.raises(outbox.SenderError):
-        outbox.send("upsell", D)  # the mail server is down tonight: the email stays queued
+    with pytest.raises(transport.SenderError):
+        sender.send("upsell", D)  # the mail server is down tonight: the email stays queued
     assert TestClient(unsubscribe.create_app()).post(f"/u/{token}").status_code == 200
     monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", smtp_connection(smtp.port))
-    outbox.send("upsell", D + timedelta(days=1))
+    sender.send("upsell", D + timedelta(days=1))
     assert not smtp.messages
     (row,) = outbox_rows(db, contact_id=cid)
     assert row["status"] == "cancelled" and "suppressed" in row["last_error"]
@@ -532,8 +536,8 @@ def test_a_relay_refusal_stops_sending_and_suppresses_nobody(db, world, smtp, co
     config(one_connection)
     for cid in queued_tripwire(db, world, 4):
         smtp.refuse[f"{cid.lower()}@example.de"] = ["550 5.7.1 Relaying denied"]
-    with pytest.raises(outbox.SenderError, match="refused 3 messages in a row"):
-        outbox.send("tripwire_offer", D)
+    with pytest.raises(transport.SenderError, match="refused 3 messages in a row"):
+        sender.send("tripwire_offer", D)
     assert {r["status"] for r in outbox_rows(db)} == {"queued"}
     with db.transaction() as conn:
         assert conn.exec_driver_sql("select count(*) from journeyflow.suppressions").scalar() == 0
@@ -544,8 +548,8 @@ def test_a_refused_sender_address_stops_sending(db, world, smtp, config):
     smtp.refuse_mail.append("553 5.7.1 Sender address rejected: not owned by user")
     world.run(D)
     campaigns.decide(D)
-    with pytest.raises(outbox.SenderError, match="refuses to send for us"):
-        outbox.send("tripwire_offer", D)
+    with pytest.raises(transport.SenderError, match="refuses to send for us"):
+        sender.send("tripwire_offer", D)
     assert outbox_rows(db)[0]["status"] == "queued"
 
 
@@ -558,7 +562,7 @@ def test_one_refused_recipient_or_message_never_blocks_the_others(db, world, smt
     smtp.refuse_data[content] = ["550 Message rejected"]  # no enhanced code, after DATA
     smtp.refuse[gone] = ["550 5.4.1 Recipient address rejected: Access denied"]
     smtp.refuse[quoted] = [f"550 5.1.1 <{quoted}>: Recipient address rejected"]
-    outbox.send("tripwire_offer", D)
+    sender.send("tripwire_offer", D)
     status = {r["contact_id"]: (r["status"], r["last_error"]) for r in outbox_rows(db)}
     assert status[cids[0]][0] == "queued"  # deferred to a later run, not failed
     assert status[cids[1]][0] == "sent"
@@ -590,8 +594,8 @@ def test_a_quota_after_some_messages_stops_the_run_and_suppresses_nobody(db, wor
     cids = queued_tripwire(db, world, 5)
     for cid in cids[1:]:
         smtp.refuse[f"{cid.lower()}@example.de"] = ["550 5.4.5 Daily user sending quota exceeded"]
-    with pytest.raises(outbox.SenderError, match="refused 3 messages in a row"):
-        outbox.send("tripwire_offer", D)
+    with pytest.raises(transport.SenderError, match="refused 3 messages in a row"):
+        sender.send("tripwire_offer", D)
     assert [r["status"] for r in outbox_rows(db)] == ["sent"] + ["queued"] * 4
     with db.transaction() as conn:
         assert conn.exec_driver_sql("select count(*) from journeyflow.suppressions").scalar() == 0
@@ -609,7 +613,7 @@ def test_a_quota_after_some_messages_stops_the_run_and_suppresses_nobody(db, wor
     ],
 )  # fmt: skip
 def test_server_replies_lose_their_addresses(reply, scrubbed):
-    assert outbox.scrub(reply) == scrubbed
+    assert transport.scrub(reply) == scrubbed
 
 
 def test_a_from_email_that_is_no_address_is_named(db, world, smtp, config, monkeypatch):
@@ -618,7 +622,7 @@ def test_a_from_email_that_is_no_address_is_named(db, world, smtp, config, monke
     monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", json.dumps(conn))
     world.subscriber(T - 20 * DAY)
     world.run(D)
-    with pytest.raises(outbox.SenderError, match="extra from_email"):
+    with pytest.raises(transport.SenderError, match="extra from_email"):
         campaigns.decide(D)
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from journeyflow import settings
+from journeyflow import config as settings
 
 APPROVED_TAGS = {"journeyflow", "lifecycle-marketing", "nightly"}
 

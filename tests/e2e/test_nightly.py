@@ -15,7 +15,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 @pytest.fixture
 def nightly(airflow_db, db, monkeypatch):
-    from journeyflow import airflow_env
+    from journeyflow.local import airflow as airflow_env
 
     monkeypatch.setenv("JOURNEYFLOW_DEMO_CONTACTS", "800")
     dag = airflow_env.load_dag()
@@ -38,7 +38,7 @@ def steps(conn, day: date) -> dict:
 
 
 def test_rerun_changes_nothing_and_next_day_pulls_only_the_delta(nightly, db):
-    from journeyflow.demo_source.config import dataset_for
+    from journeyflow.local.demo_source import dataset_for
 
     assert nightly(D) == "success"
     with db.transaction() as conn:

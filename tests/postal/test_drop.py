@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from journeyflow import settings
+from journeyflow import config as settings
+from journeyflow.config import VendorProfile
 from journeyflow.postal.drop import CONN_ID, DeliveryError, LocalDrop, deliver, open_drop
 from journeyflow.postal.mailfile import build_mailing
-from journeyflow.postal.profile import VendorProfile
 from tests.postal.sftp_server import PASSWORD, USER, SFTPTestServer
 
 D = date(2026, 11, 21)

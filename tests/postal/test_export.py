@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from journeyflow import campaigns, cli, settings
+from journeyflow import campaigns, cli
+from journeyflow import config as settings
 from journeyflow.postal.drop import CONN_ID, DeliveryError
 from journeyflow.postal.export import PostalExportError, build_dir, export_mailing
-from journeyflow.postal.profile import action_code
 
 D = date(2026, 11, 21)
 FOLDER = "win_back/2026-11-21"
@@ -121,7 +121,7 @@ def test_export_then_rerun_is_identical_and_delivers_once(postal, db, caplog):
     assert lines[0].startswith("Kundennummer;Anrede;")
     # by PLZ as text: 01067, 1010 (AT), 10115
     assert [line.split(";")[0] for line in lines[1:]] == ["c1", "c5", "c2"]
-    action = action_code(settings.load_config().raw, "win_back")
+    action = settings.load_config().postal.action_code("win_back")
     assert ";01067;" in lines[1] and ";'=1+1;" in lines[2] and lines[1].endswith(f";{action}")
     manifest = json.loads(files[f"{STEM}.manifest.json"])
     assert manifest["row_count"] == 3 and manifest["run_id"] == "scheduled__2026-11-21"
@@ -327,15 +327,15 @@ def test_a_crash_after_the_upload_is_recorded_as_delivered_by_the_next_attempt(
     from journeyflow.postal import export
 
     seed(db)
-    record = export._record_delivery
+    record = export.record_delivery
 
     def crash(row):
         raise RuntimeError("killed after the upload, before recording it")
 
-    monkeypatch.setattr(export, "_record_delivery", crash)
+    monkeypatch.setattr(export, "record_delivery", crash)
     with pytest.raises(RuntimeError, match="killed"):
         export_mailing(D, "win_back", "run-1")
-    monkeypatch.setattr(export, "_record_delivery", record)
+    monkeypatch.setattr(export, "record_delivery", record)
     files = snapshot(postal / FOLDER)
     with db.transaction() as conn:  # an objection now does not change what the vendor has
         conn.execute(
@@ -387,12 +387,12 @@ def test_a_rebuild_touches_only_its_own_mailing_and_keeps_every_reject(postal, d
 def test_the_rows_of_a_mailing_are_locked_while_it_is_built(postal, db, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from journeyflow.postal import export
+    from journeyflow.postal import build
 
     with db.transaction() as conn:
         add_contact(conn, "a1")
         add_outbox(conn, "a1")
-    check = export.check_addresses
+    check = build.check_addresses
     blocked = []
 
     def meanwhile(*args, **kwargs):  # e.g. a rerun of decide that no longer chooses a1
@@ -404,7 +404,7 @@ def test_the_rows_of_a_mailing_are_locked_while_it_is_built(postal, db, monkeypa
         blocked.append(True)
         return check(*args, **kwargs)
 
-    monkeypatch.setattr(export, "check_addresses", meanwhile)
+    monkeypatch.setattr(build, "check_addresses", meanwhile)
     assert export_mailing(D, "win_back", "run-1")["rows"] == 1 and blocked
 
 

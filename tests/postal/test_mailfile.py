@@ -10,6 +10,9 @@ from datetime import date
 
 import pytest
 
+from journeyflow.config import ConfigError, VendorProfile
+from journeyflow.config.model import DEFAULT_COLUMNS
+from journeyflow.config.postal import parse_postal
 from journeyflow.postal.address import check_addresses, clean
 from journeyflow.postal.mailfile import (
     EncodingError,
@@ -18,13 +21,6 @@ from journeyflow.postal.mailfile import (
     render_mailing,
     render_rejects,
 )
-from journeyflow.postal.profile import (
-    DEFAULT_COLUMNS,
-    VendorProfile,
-    active_profile,
-    profiles_from_config,
-)
-from journeyflow.settings import ConfigError
 
 D = date(2026, 11, 21)
 DEFAULT = VendorProfile(name="default")
@@ -253,16 +249,17 @@ def test_profiles_from_config():
             },
         }
     }
-    profiles = profiles_from_config(raw)
+    profiles = parse_postal(raw).profiles
     assert set(profiles) == {"default", "latin1_vendor", "excel"}
     assert profiles["default"].min_pieces == 50 and profiles["default"].encoding == "utf-8"
-    latin = active_profile(raw)
+    latin = parse_postal(raw).profile
     assert latin.name == "latin1_vendor" and latin.encoding == "iso-8859-1"
     assert latin.delimiter == "|" and latin.headers == ["Kundennummer", "Nachname"]
     assert latin.min_pieces == 50
     assert profiles["excel"].encoding == "windows-1252" and profiles["excel"].min_pieces == 0
     assert len(profiles["excel"].columns) == 12
-    assert active_profile({}).headers[8] == "PLZ" and active_profile({}).min_pieces == 200
+    default = parse_postal({}).profile
+    assert default.headers[8] == "PLZ" and default.min_pieces == 200
 
 
 @pytest.mark.parametrize(
@@ -289,5 +286,5 @@ def test_profiles_from_config():
 )
 def test_profile_config_errors(spec, needle):
     with pytest.raises(ConfigError) as info:
-        active_profile({"postal": spec})
+        parse_postal({"postal": spec})
     assert needle in str(info.value)

@@ -9,10 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from journeyflow import campaigns, outbox, pipeline
-from journeyflow.cli import format_summary
+from journeyflow import campaigns
+from journeyflow.cli.format import format_summary
+from journeyflow.email import sender
 from journeyflow.postal.drop import CONN_ID, DeliveryError
 from journeyflow.postal.export import export_mailing
+from journeyflow.summary import summary
 from tests.world import DAY, D, T, customer
 
 
@@ -83,7 +85,7 @@ def test_who_gets_a_letter(db, world, drop):
     assert "Brief" in csv and "Stumm" in csv and "Nein" not in csv and "Ruhe" not in csv
     assert (drop / result["file"]).with_name("mailing_win_back_2026-11-20.done").exists()
 
-    shown = format_summary(pipeline.summary(D), "success", 1.0)
+    shown = format_summary(summary(D), "success", 1.0)
     assert f"win_back letters: 2 pieces in {result['file']}, 0 rejected" in shown
     assert "warning: postal win_back 2026-11-20: 2 pieces, below the minimum of 200" in shown
 
@@ -92,7 +94,7 @@ def test_no_second_win_back_within_180_days_by_either_channel(db, world, drop, m
     cid = lapsed(world, consent_status="confirmed", consent_confirmed_at=T - 500 * DAY)
     world.run(D)
     campaigns.decide(D)
-    outbox.send("win_back", D)  # by email (no journeyflow_smtp: an .eml file)
+    sender.send("win_back", D)  # by email (no journeyflow_smtp: an .eml file)
     world.event(cid, "unsubscribe", T + DAY, channel="email")  # email no longer reaches them
     later = D + timedelta(days=30)
     world.run(later)

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 import yaml
 
-from journeyflow import settings
+from journeyflow import config as settings
 from journeyflow.quality import gate
 from journeyflow.quality.checks import CHECKS
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from journeyflow import settings
+from journeyflow.config import home
 from journeyflow.connections import get_connection
 
 log = logging.getLogger(__name__)
@@ -272,7 +272,7 @@ def open_drop(conn_id: str = CONN_ID) -> Drop:
     """The drop of connection ``conn_id`` (sftp or fs), or ``$JOURNEYFLOW_HOME/postal``."""
     conn = get_connection(conn_id)
     if conn is None:
-        return LocalDrop(settings.home() / "postal")
+        return LocalDrop(home() / "postal")
     conn_type = (conn.conn_type or "").lower()
     if conn_type == "sftp":
         if not conn.host:
@@ -287,7 +287,7 @@ def open_drop(conn_id: str = CONN_ID) -> Drop:
         return LocalDrop(Path(extra["path"]), conn_id)
     raise DeliveryError(
         f"connection {conn_id} has conn_type {conn.conn_type!r}; use sftp, or fs with "
-        f'extra {{"path": "/some/folder"}}, or remove it to use {settings.home() / "postal"}'
+        f'extra {{"path": "/some/folder"}}, or remove it to use {home() / "postal"}'
     )
 
 

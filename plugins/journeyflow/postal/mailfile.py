@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from journeyflow.postal.profile import VendorProfile
+from journeyflow.config import VendorProfile
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 REJECTS_HEADER = ("contact_id", "reason")

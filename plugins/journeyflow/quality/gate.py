@@ -17,11 +17,13 @@ from datetime import time as daytime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from journeyflow import settings, warehouse
+from journeyflow import warehouse
+from journeyflow.config import home, load_config
 from journeyflow.quality.checks import CRITICAL, Check, RunFacts, configured
+from journeyflow.runlog import StepResult, record_step
+from journeyflow.sqlfile import statement
 
 log = logging.getLogger(__name__)
 
@@ -106,16 +108,12 @@ def gx_connection_string(url: URL) -> str:
 
 
 def run_facts(conn, run_date: date) -> RunFacts:
-    cfg = settings.load_config()
+    cfg = load_config()
     q = cfg.quality
     medians: dict[str, float | None] = {}
     for stream in STAGED_TABLES:
         runs, median = conn.execute(
-            text(
-                """select count(*), percentile_cont(0.5) within group (order by rows_out) from (
-                     select rows_out from journeyflow.pipeline_steps
-                     where step = :step and run_date < :d order by run_date desc limit :n) h"""
-            ),
+            statement("quality/volume_history"),
             {"step": f"extract_{stream}", "d": run_date, "n": q.volume_history_runs},
         ).one()
         medians[stream] = median if runs >= q.volume_min_history else None
@@ -130,15 +128,13 @@ def run_facts(conn, run_date: date) -> RunFacts:
 
 
 def docs_dir(run_date: date) -> Path:
-    return settings.home() / "data_docs" / run_date.isoformat()
+    return home() / "data_docs" / run_date.isoformat()
 
 
 def validate(run_date: date) -> Verdict:
     """Validate the staged batch of D; record and return the verdict (never raises on bad data)."""
-    from journeyflow.pipeline import StepResult
-
     started = time.perf_counter()
-    cfg = settings.load_config()
+    cfg = load_config()
     checks = configured(cfg.quality.checks)
     with warehouse.transaction() as conn:
         facts = run_facts(conn, run_date)
@@ -275,25 +271,12 @@ def _finding(check: Check, r: Any) -> Finding:
     )
 
 
-def _record(verdict: Verdict, step, started: float) -> None:
-    from journeyflow.pipeline import record_step
-
+def _record(verdict: Verdict, step: StepResult, started: float) -> None:
     with warehouse.transaction() as conn:
-        conn.execute(
-            text("delete from journeyflow.validation_results where run_date = :d"),
-            {"d": verdict.run_date},
-        )
+        conn.execute(statement("quality/forget_results"), {"d": verdict.run_date})
         if verdict.findings:
             conn.execute(
-                text(
-                    """insert into journeyflow.validation_results
-                         (run_date, check_name, table_name, column_name, expectation, severity,
-                          verdict, element_count, unexpected_count, unexpected_percent, min_valid,
-                          observed_value, description)
-                       values (:d, :check, :table, :column, :expectation, :severity, :verdict,
-                               :element_count, :unexpected_count, :unexpected_percent,
-                               :min_valid, :observed, :description)"""
-                ),
+                statement("quality/record_result"),
                 [
                     {
                         **f.__dict__,
@@ -310,13 +293,5 @@ def _record(verdict: Verdict, step, started: float) -> None:
 def latest(run_date: date) -> Verdict:
     """The recorded verdict of D (for the failure message and the summary)."""
     with warehouse.transaction() as conn:
-        rows = conn.execute(
-            text(
-                """select check_name, table_name, column_name, expectation, severity, verdict,
-                          element_count, unexpected_count, unexpected_percent, min_valid,
-                          observed_value, description
-                   from journeyflow.validation_results where run_date = :d order by check_name"""
-            ),
-            {"d": run_date},
-        ).all()
+        rows = conn.execute(statement("quality/results"), {"d": run_date}).all()
     return Verdict(run_date, [Finding(*row) for row in rows], docs_dir(run_date) / "index.html")

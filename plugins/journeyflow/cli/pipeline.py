@@ -1,0 +1,170 @@
+"""Commands that run the pipeline: ``demo``, ``run``, ``migrate``, ``demo-source``, ``up``,
+``stop-db``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+
+from journeyflow.cli.format import format_summary, parse_date, yesterday
+
+
+def run_dag(run_date: date) -> tuple[str, float]:
+    """Run ``journeyflow_nightly`` for D once with ``dag.test()``; returns (state, seconds)."""
+    from journeyflow.config import load_config
+    from journeyflow.local import airflow
+
+    airflow.ensure_metadata_db()
+    dag = airflow.load_dag()
+    for task in dag.tasks:  # a person at the terminal wants the error now; the scheduler retries
+        task.retries = 0
+    logical = datetime.combine(run_date, datetime.min.time().replace(hour=2)).replace(
+        tzinfo=load_config().tz
+    )
+    started = time.perf_counter()
+    dag_run = dag.test(logical_date=logical)
+    return str(getattr(dag_run.state, "value", dag_run.state)), time.perf_counter() - started
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from journeyflow.local import airflow
+    from journeyflow.summary import summary
+
+    airflow.configure()
+    state, seconds = run_dag(args.date)
+    print(format_summary(summary(args.date), state, seconds))
+    return 0 if state == "success" else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Embedded DB + demo shop + one nightly run, then stop what was started."""
+    from journeyflow.config import load_config
+    from journeyflow.local import airflow, embedded
+    from journeyflow.local.demo_source import DemoSourceServer, dataset_for, pin
+    from journeyflow.summary import summary
+
+    airflow.configure()
+    run_date = args.date or yesterday()
+    if args.contacts:
+        pin(args.contacts, run_date)
+    db_was_running = os.environ.get("AIRFLOW_CONN_JOURNEYFLOW_DB") is not None or embedded.running()
+    dataset = dataset_for(run_date)
+    token = secrets.token_urlsafe(16)
+    clock = load_config().cutoff(run_date).timestamp()
+    with DemoSourceServer(dataset, clock=clock, token=token) as source:
+        os.environ["AIRFLOW_CONN_JOURNEYFLOW_SOURCE"] = json.dumps(
+            {"conn_type": "http", "host": source.url, "password": token}
+        )
+        print(f"demo shop: {dataset.size:,} contacts anchored at {dataset.anchor} on {source.url}")
+        print(f"warehouse: embedded PostgreSQL in {embedded.pgdata_dir()}")
+        print(f"running journeyflow_nightly for {run_date} ...", flush=True)
+        state, seconds = run_dag(run_date)
+        done = summary(run_date)
+    if not db_was_running:
+        embedded.stop()
+    print(format_summary(done, state, seconds))
+    return 0 if state == "success" else 1
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from journeyflow import migrate
+
+    applied = migrate.migrate()
+    print("applied: " + ", ".join(applied) if applied else "schema is up to date")
+    return 0
+
+
+def cmd_demo_source(args: argparse.Namespace) -> int:
+    """Serve the demo shop in the foreground (for benchmarks or pointing a real Airflow at)."""
+    from journeyflow.config import load_config
+    from journeyflow.local.demo_source import DemoDataset, DemoSourceServer
+
+    anchor = args.anchor or yesterday()
+    dataset = DemoDataset(args.contacts, anchor=anchor, seed=args.seed)
+    clock = load_config().cutoff(args.clock or anchor).timestamp()
+    server = DemoSourceServer(dataset, clock=clock, token=args.token, port=args.port)
+    if args.prerender:
+        started = time.perf_counter()
+        pages = server.prerender(args.prerender)
+        print(f"prerendered {pages:,} pages in {time.perf_counter() - started:.1f}s", flush=True)
+    print(f"demo shop on {server.url} ({args.contacts:,} contacts, anchor {anchor})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """``airflow standalone`` on this repository: UI at http://localhost:PORT."""
+    from journeyflow.local import airflow, embedded
+
+    home = airflow.configure()
+    os.environ.setdefault("AIRFLOW__API__PORT", str(args.port))
+    os.environ.setdefault("AIRFLOW__API__BASE_URL", f"http://localhost:{args.port}")
+    airflow.ensure_metadata_db()
+    embedded.start()
+    print(f"Airflow UI: http://localhost:{args.port}  (user admin)")
+    print(f"password: see {home / 'simple_auth_manager_passwords.json.generated'}", flush=True)
+    bin_dir = os.path.dirname(sys.executable)  # standalone starts its parts as `airflow ...`
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    proc = subprocess.Popen(
+        [os.path.join(bin_dir, "airflow"), "standalone"], start_new_session=True
+    )
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGTERM)
+        return proc.wait()
+
+
+def cmd_stop_db(args: argparse.Namespace) -> int:
+    from journeyflow.local import embedded
+
+    print("stopped" if embedded.stop() else "embedded PostgreSQL was not running")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the nightly pipeline once on the embedded default")
+    p.add_argument("--date", type=parse_date, help="logical date D (default: yesterday)")
+    p.add_argument("--contacts", type=int, help="demo shop size (pins a new dataset)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="run journeyflow_nightly for one logical date")
+    p.add_argument("--date", type=parse_date, required=True, help="logical date D, YYYY-MM-DD")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("migrate", help="apply pending sql/schema files")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("demo-source", help="serve the demo shop over HTTP")
+    p.add_argument("--contacts", type=int, default=5000)
+    p.add_argument("--anchor", type=parse_date, help="date the dataset is built around")
+    p.add_argument(
+        "--clock", type=parse_date, help="serve what happened up to the end of this date"
+    )
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--token", help="require this bearer token")
+    p.add_argument(
+        "--prerender",
+        type=int,
+        metavar="LIMIT",
+        help="render the full pull at this page size up front (benchmarks)",
+    )
+    p.set_defaults(func=cmd_demo_source)
+
+    p = sub.add_parser("up", help="start the Airflow UI locally (airflow standalone)")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("stop-db", help="stop the embedded PostgreSQL")
+    p.set_defaults(func=cmd_stop_db)

@@ -1,0 +1,110 @@
+"""Merge: the staged batch into the core tables in one transaction, then the watermarks.
+
+The statements are built from the stream declarations (their columns), so they stay here.
+Contacts are upserted only when their data differs; events are immutable and inserted once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from journeyflow import warehouse
+from journeyflow.ingest.streams import STREAMS
+from journeyflow.quality.checks import EMAIL_REGEX
+from journeyflow.runlog import StepResult, record_step
+from journeyflow.sqlfile import statement
+
+log = logging.getLogger(__name__)
+
+_DATA_COLUMNS = [c for c in STREAMS["contacts"].columns if c != "contact_id"]
+_ADDRESS = ("street", "house_number", "postal_code", "city", "country")
+
+
+def _row(prefix: str, cols) -> str:
+    return "(" + ", ".join(f"{prefix}.{c}" for c in cols) + ")"
+
+
+MERGE_CONTACTS_SQL = f"""
+insert into journeyflow.contacts as c
+    (contact_id, {", ".join(_DATA_COLUMNS)}, email_valid, address_changed_at, first_run_date,
+     changed_run_date)
+select distinct on (s.contact_id)
+    s.contact_id, {", ".join("s." + col for col in _DATA_COLUMNS)},
+    coalesce(s.email ~ :email_regex, false), s.created_at, :d, :d
+from journeyflow_staging.contacts s
+order by s.contact_id, s.updated_at desc
+on conflict (contact_id) do update set
+    {", ".join(f"{col} = excluded.{col}" for col in _DATA_COLUMNS)},
+    email_valid = excluded.email_valid,
+    address_changed_at = case
+        when {_row("c", _ADDRESS)} is distinct from {_row("excluded", _ADDRESS)}
+        then excluded.updated_at else c.address_changed_at end,
+    changed_run_date = excluded.changed_run_date
+where excluded.updated_at >= c.updated_at
+  and {_row("c", _DATA_COLUMNS)} is distinct from {_row("excluded", _DATA_COLUMNS)}
+"""
+
+_EVENT_COLUMNS = STREAMS["events"].columns + (
+    "order_id", "amount", "currency", "product", "rating", "referred_contact_id", "channel", "kind",
+)  # fmt: skip
+# Events are immutable: insert the new ones. The anti-join is the fast path; a batch that
+# carries one event twice (a page boundary moved under the cursor) takes the de-duplicating path.
+MERGE_EVENTS_SQL = f"""
+insert into journeyflow.events ({", ".join(_EVENT_COLUMNS)}, run_date)
+select {", ".join("s." + c for c in _EVENT_COLUMNS)}, :d from journeyflow_staging.events s
+where not exists (select from journeyflow.events e where e.event_id = s.event_id)
+"""
+MERGE_EVENTS_DEDUP_SQL = f"""
+insert into journeyflow.events ({", ".join(_EVENT_COLUMNS)}, run_date)
+select distinct on (event_id) {", ".join(_EVENT_COLUMNS)}, :d from journeyflow_staging.events
+order by event_id
+on conflict (event_id) do nothing
+"""
+
+
+def merge(run_date: date) -> StepResult:
+    """Upsert the staged batch into core and advance the watermarks, in one transaction."""
+    result = StepResult("merge")
+    started = time.perf_counter()
+    with warehouse.transaction() as conn:
+        result.rows_in = conn.execute(statement("ingest/staged_total")).scalar_one()
+        contacts = conn.execute(
+            text(MERGE_CONTACTS_SQL), {"d": run_date, "email_regex": EMAIL_REGEX}
+        ).rowcount
+        events = _merge_events(conn, run_date)
+        conn.execute(statement("ingest/advance_watermarks"), {"d": run_date})
+        result.rows_out = contacts + events
+        result.details = {"contacts_changed": contacts, "events_new": events}
+        result.seconds = time.perf_counter() - started
+        record_step(conn, run_date, result)
+    log.info("merge: %d contacts inserted or changed, %d new events", contacts, events)
+    return result
+
+
+def _merge_events(conn: Connection, run_date: date) -> int:
+    empty = conn.execute(statement("ingest/events_empty")).scalar()
+    if empty:  # first load: build the primary key once, after the rows, not row by row
+        savepoint = conn.begin_nested()
+        try:
+            conn.exec_driver_sql("alter table journeyflow.events drop constraint events_pkey")
+            inserted = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount
+            conn.exec_driver_sql("alter table journeyflow.events add primary key (event_id)")
+            savepoint.commit()
+            return inserted
+        except IntegrityError:
+            savepoint.rollback()  # the batch repeats an id: the de-duplicating path below
+    savepoint = conn.begin_nested()
+    try:
+        inserted = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount
+        savepoint.commit()
+        return inserted
+    except IntegrityError:
+        savepoint.rollback()
+        log.info("events: the batch repeats some event ids; merging with de-duplication")
+        return conn.execute(text(MERGE_EVENTS_DEDUP_SQL), {"d": run_date}).rowcount

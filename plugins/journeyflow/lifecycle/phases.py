@@ -1,0 +1,206 @@
+"""Lifecycle phases: the rulebook in SQL, one file per phase, as of the cut-off T of D.
+
+``sql/phases/NN_<phase>.sql`` each select the contact ids of one phase from ``facts``; NN is the
+priority and the first match wins. A new phase is a new file: no Python changes. The statement
+around a phase file is built here; every fixed statement is in ``sql/lifecycle/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from journeyflow import warehouse
+from journeyflow.config import SQL_DIR, load_config
+from journeyflow.runlog import StepResult, record_step
+from journeyflow.sqlfile import statement
+
+log = logging.getLogger(__name__)
+
+PHASES_DIR = SQL_DIR / "phases"
+_FILE = re.compile(r"^(\d{2,3})_([a-z][a-z0-9_]*)\.sql$")
+
+
+class PhaseFileError(ValueError):
+    """A phase file is broken; the message names the file (and line) and what to fix."""
+
+
+@dataclass(frozen=True)
+class PhaseRule:
+    priority: int
+    phase: str
+    path: Path
+    rule: str
+    sql: str
+
+    @property
+    def name(self) -> str:
+        return f"sql/phases/{self.path.name}"
+
+
+def load_phases(phases_dir: Path | None = None) -> list[PhaseRule]:
+    """The phase files in priority order; a bad name or a missing header is an error."""
+    phases_dir = phases_dir or PHASES_DIR
+    rules = []
+    for path in sorted(phases_dir.glob("*.sql")):
+        match = _FILE.match(path.name)
+        if not match:
+            raise PhaseFileError(
+                f"sql/phases/{path.name}: name it NN_<phase>.sql (e.g. 35_vip.sql), "
+                "NN being the priority"
+            )
+        body = path.read_text(encoding="utf-8")
+        rule = re.search(r"^--\s*rule:\s*(.+)$", body, re.MULTILINE)
+        if not rule:
+            raise PhaseFileError(
+                f"sql/phases/{path.name}: the header needs a line '-- rule: <the rule in one "
+                "sentence>' so marketing can check it"
+            )
+        rules.append(
+            PhaseRule(int(match.group(1)), match.group(2), path, rule.group(1).strip(), body)
+        )
+    return sorted(rules, key=lambda r: (r.priority, r.phase))
+
+
+def strip(sql: str) -> str:
+    """A phase file's query without its trailing semicolon, ready to be wrapped."""
+    return sql.strip().rstrip(";")
+
+
+def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
+    """Assign every contact the first phase whose file selects it; keep history and counts."""
+    rules = load_phases(phases_dir)
+    params = load_config().rule_params(run_date)
+    result = StepResult("assign_phases")
+    started = time.perf_counter()
+    with warehouse.transaction() as conn:
+        conn.execute(statement("lifecycle/facts_view"))
+        conn.execute(statement("lifecycle/assigned_table"))
+        for rule in rules:
+            try:
+                conn.execute(
+                    text(
+                        f"insert into assigned select q.contact_id, :phase, :priority "
+                        f"from ({strip(rule.sql)}) q on conflict (contact_id) do nothing"
+                    ),
+                    {**params, "phase": rule.phase, "priority": rule.priority},
+                )
+            except DBAPIError as exc:
+                raise PhaseFileError(describe_error(rule, exc)) from exc
+        latest = conn.execute(statement("lifecycle/last_phase_run")).scalar()
+        if latest is not None and latest > run_date:
+            log.warning(
+                "phases of %s are already assigned; %s is kept out of the history", latest, run_date
+            )
+        else:
+            _revert(conn, run_date)
+            _apply(conn, run_date, params["cutoff"])
+        _count(conn, run_date, rules)
+        result.rows_in = conn.execute(statement("lifecycle/assigned_count")).scalar()
+        result.rows_out = result.rows_in
+        moves = conn.execute(statement("lifecycle/transitions_total"), {"d": run_date}).scalar()
+        result.details = {"transitions": moves}
+        conn.execute(
+            statement("lifecycle/phase_run"),
+            {
+                "d": run_date,
+                "t": params["cutoff"],
+                "n": result.rows_in,
+                "moves": result.details["transitions"],
+            },  # fmt: skip
+        )
+        conn.exec_driver_sql("drop view facts")
+        result.seconds = time.perf_counter() - started
+        record_step(conn, run_date, result)
+    return result
+
+
+def _revert(conn: Connection, run_date: date) -> None:
+    """Undo what an earlier run of the same D wrote, so that re-running D is idempotent."""
+    conn.execute(statement("lifecycle/forget_entered"), {"d": run_date})
+    conn.execute(statement("lifecycle/reopen_left"), {"d": run_date})
+
+
+def _apply(conn: Connection, run_date: date, cutoff) -> None:
+    params = {"d": run_date, "t": cutoff}
+    conn.execute(statement("lifecycle/close_stays"), params)
+    conn.execute(statement("lifecycle/open_stays"), params)
+
+
+def _count(conn: Connection, run_date: date, rules: list[PhaseRule]) -> None:
+    d = {"d": run_date}
+    conn.execute(statement("lifecycle/forget_counts"), d)
+    conn.execute(statement("lifecycle/forget_transitions"), d)
+    conn.execute(
+        statement("lifecycle/phase_counts"),
+        {**d, "phases": [r.phase for r in rules], "priorities": [r.priority for r in rules]},
+    )
+    conn.execute(statement("lifecycle/phase_transitions"), d)
+
+
+def describe_error(rule: PhaseRule, exc: DBAPIError) -> str:
+    """'sql/phases/35_vip.sql: line 4: syntax error at or near "form"'."""
+    orig = exc.orig
+    message = str(orig).strip().splitlines()[0] if orig else str(exc)
+    # the statement wraps the file, so PostgreSQL's position is not the file's: find the text
+    return f"{rule.name}: {_line_of(rule, message)}{message}"
+
+
+def _line_of(rule: PhaseRule, message: str) -> str:
+    near = re.search(r'at or near "([^"]+)"', message)
+    if near:
+        for number, text_line in enumerate(rule.sql.splitlines(), start=1):
+            if not text_line.lstrip().startswith("--") and re.search(
+                rf"\b{re.escape(near.group(1))}\b", text_line
+            ):
+                return f"line {number}: "
+    return ""
+
+
+def check_phases(phases_dir: Path | None = None) -> tuple[list[str], list[str]]:
+    """(errors, warnings) for every phase file, checked against the live schema with EXPLAIN."""
+    errors: list[str] = []
+    warnings: list[str] = []
+    try:
+        rules = load_phases(phases_dir)
+    except PhaseFileError as exc:
+        return [str(exc)], []
+    seen: dict[int, str] = {}
+    for rule in rules:
+        if rule.priority in seen:
+            warnings.append(
+                f"{rule.name}: priority {rule.priority} is also used by {seen[rule.priority]}; "
+                "their order is then alphabetical"
+            )
+        seen.setdefault(rule.priority, rule.name)
+    params = load_config().rule_params(date.today())
+    with warehouse.transaction() as conn:
+        conn.execute(statement("lifecycle/facts_view"))
+        for rule in rules:
+            savepoint = conn.begin_nested()
+            try:
+                conn.execute(text(f"explain {strip(rule.sql)}"), params)
+                cursor = conn.execute(text(f"select * from ({strip(rule.sql)}) q limit 0"), params)
+                columns = list(cursor.keys())
+                savepoint.commit()
+            except DBAPIError as exc:
+                savepoint.rollback()
+                errors.append(describe_error(rule, exc))
+                continue
+            if "contact_id" not in columns:
+                errors.append(f"{rule.name}: must select contact_id (it selects {columns})")
+            elif columns != ["contact_id"]:
+                warnings.append(f"{rule.name}: selects {columns}; only contact_id is used")
+        last = conn.execute(statement("lifecycle/empty_phases")).scalars()
+        for phase in last:
+            warnings.append(f"phase {phase} matched nobody in the last run")
+        conn.exec_driver_sql("drop view facts")
+    return errors, warnings

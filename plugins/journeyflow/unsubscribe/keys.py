@@ -1,0 +1,149 @@
+"""Unsubscribe signing keys: ``kid:secret`` pairs, the first signs, every one verifies.
+
+Keys (first source found wins): the password of Airflow connection ``journeyflow_unsubscribe``,
+else env ``JOURNEYFLOW_UNSUBSCRIBE_KEYS``, both ``"kid1:secret1,kid0:secret0"``; else a local demo
+key in ``$JOURNEYFLOW_HOME/unsubscribe.key``, created on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from journeyflow.config import ConfigError, home
+
+log = logging.getLogger(__name__)
+
+CONN_ID = "journeyflow_unsubscribe"
+ENV_VAR = "JOURNEYFLOW_UNSUBSCRIBE_KEYS"
+KEY_FILE_NAME = "unsubscribe.key"
+LOCAL_KID = "local"
+KEY_FORMAT = "'kid1:secret1,kid0:secret0'"
+MIN_SECRET_LENGTH = 16
+KID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+class UnsubscribeKeyError(ConfigError):
+    """Unsubscribe keys are missing or malformed; the message names the source and the format."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Unsubscribe signing keys in order: the first signs, every one verifies."""
+
+    entries: tuple[tuple[str, bytes], ...] = field(repr=False)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.entries:
+            raise UnsubscribeKeyError(f"{self.source or 'unsubscribe keys'}: no key given")
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        return tuple(kid for kid, _ in self.entries)
+
+    @property
+    def signing_kid(self) -> str:
+        return self.entries[0][0]
+
+    def secret(self, kid: str) -> bytes | None:
+        """The secret for ``kid``, or None when that key is not (or no longer) configured."""
+        for known, secret in self.entries:
+            if known == kid:
+                return secret
+        return None
+
+    def __repr__(self) -> str:
+        return f"Keys(kids={self.kids!r}, source={self.source!r})"
+
+
+def parse_keys(text: str, source: str = ENV_VAR) -> Keys:
+    """Parse ``"kid1:secret1,kid0:secret0"``; errors name ``source`` but never echo a secret."""
+
+    def fail(problem: str) -> UnsubscribeKeyError:
+        return UnsubscribeKeyError(
+            f"{source}: malformed unsubscribe keys ({problem}); expected {KEY_FORMAT}: "
+            f"comma-separated kid:secret pairs, kid of 1-32 letters, digits, '_' or '-', "
+            f"secret of at least {MIN_SECRET_LENGTH} characters without ','; "
+            f"the first key signs, every key verifies"
+        )
+
+    if not isinstance(text, str) or not text.strip():
+        raise fail("empty")
+    parts = text.split(",")
+    if len(parts) > 1 and not parts[-1].strip():
+        parts.pop()  # tolerate one trailing comma
+    entries: list[tuple[str, bytes]] = []
+    for number, raw in enumerate(parts, start=1):
+        entry = raw.strip()
+        if not entry:
+            raise fail(f"entry {number} is empty")
+        kid, sep, secret = entry.partition(":")
+        kid, secret = kid.strip(), secret.strip()
+        if not sep:
+            raise fail(f"entry {number} has no ':' between kid and secret")
+        if not KID_RE.fullmatch(kid):
+            raise fail(f"entry {number} has an invalid kid")
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise fail(
+                f"entry {number} (kid {kid!r}) has a secret shorter than {MIN_SECRET_LENGTH}"
+            )
+        if any(kid == known for known, _ in entries):
+            raise fail(f"kid {kid!r} appears twice")
+        entries.append((kid, secret.encode("utf-8")))
+    return Keys(tuple(entries), source)
+
+
+def key_file() -> Path:
+    """The local demo key file: ``$JOURNEYFLOW_HOME/unsubscribe.key``."""
+    return home() / KEY_FILE_NAME
+
+
+def load_keys() -> Keys:
+    """Keys from connection ``journeyflow_unsubscribe``, else the env var, else the local file.
+
+    Calls Airflow's connection lookup each time: callers signing many tokens load once and pass
+    the result on.
+    """
+    from journeyflow.connections import get_connection
+
+    conn = get_connection(CONN_ID)
+    if conn is not None:
+        keys = parse_keys(conn.password or "", f"Airflow connection {CONN_ID!r} (password)")
+    elif os.environ.get(ENV_VAR) is not None:
+        keys = parse_keys(os.environ[ENV_VAR], f"environment variable {ENV_VAR}")
+    else:
+        path = key_file()
+        keys = parse_keys(_read_or_create_key_file(path), f"key file {path}")
+    log.debug("unsubscribe keys from %s, kids %s", keys.source, ", ".join(keys.kids))
+    return keys
+
+
+def _read_or_create_key_file(path: Path) -> str:
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(prefix=".unsubscribe-", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(f"{LOCAL_KID}:{secrets.token_urlsafe(32)}\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, path)  # atomic, and never replaces a key another process just made
+            log.warning(
+                "created local demo unsubscribe key %s: links signed with it verify only with "
+                "this file; set connection %s or %s for production",
+                path,
+                CONN_ID,
+                ENV_VAR,
+            )
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    if path.stat().st_mode & 0o077:
+        log.warning("unsubscribe key file %s is readable by others; chmod 600 it", path)
+    return path.read_text(encoding="utf-8")

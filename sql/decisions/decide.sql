@@ -1,0 +1,136 @@
+-- One decision per candidate (the temp table cand) and campaign for run date D: queued, held
+-- or excluded, with the reason. Reads the outbox before D (steps done, repeat windows), the
+-- messages of the run dates D-6..D-1 (caps), what a run of D already handed out (the temp
+-- table out_today) and the contact facts.
+with camp as (
+    select * from jsonb_to_recordset(cast(:campaigns as jsonb)) as x(
+        campaign text, anchored boolean, repeat_days integer, delays integer[])
+),
+
+hist as (  -- the outbox before D: what each contact got from each campaign
+    select contact_id, campaign, step, occurrence, run_date, status
+    from journeyflow.outbox
+    where run_date < :d
+),
+
+per_campaign as (
+    select
+        h.contact_id,
+        h.campaign,
+        max(h.run_date) filter (where h.status = any(:repeat)) as last_run_date,
+        array_agg(distinct h.step) filter (where h.status = any(:done)) as done_steps,
+        min(h.step) filter (where h.status = any(:in_flight)) as waiting_step,
+        min(h.run_date) filter (where h.status = any(:in_flight)) as waiting_since
+    from hist h
+    group by h.contact_id, h.campaign
+),
+
+week as (  -- campaign messages (emails and letters) in the run dates D-6..D-1
+    select contact_id, count(*) as messages
+    from journeyflow.outbox
+    where status = any(:capped)
+      and run_date between cast(:d as date) - (:per_week_days - 1) and cast(:d as date) - 1
+    group by contact_id
+),
+
+others_today as (  -- ... for campaigns that no longer have the contact as a candidate
+    select o.contact_id, sum(o.n) as n
+    from out_today o  -- a temp table: messages of D that an earlier run of D handed out
+    where not exists (
+        select 1 from cand c where c.contact_id = o.contact_id and c.campaign = o.campaign
+    )
+    group by o.contact_id
+),
+
+base as (
+    select
+        c.priority, c.campaign, c.contact_id, c.channel, c.excluded, f.email_ok, f.email_block,
+        m.anchored, m.repeat_days, m.delays,
+        coalesce(cast(c.anchor_at as date), cast(:d as date)) as anchor_date,
+        c.anchor_at is null and m.anchored as no_anchor,
+        pc.last_run_date, pc.waiting_step, pc.waiting_since, ot.step as handed_step,
+        case
+            when m.repeat_days is not null then 1
+            else (select min(s) from generate_series(1, cardinality(m.delays)) s
+                  where not s = any(coalesce(pc.done_steps, '{}')))
+        end as next_step
+    from cand c
+    join camp m using (campaign)
+    left join journeyflow.contact_facts f using (contact_id)
+    left join per_campaign pc using (contact_id, campaign)
+    left join out_today ot using (contact_id, campaign)
+),
+
+judged as (
+    select
+        b.*,
+        case when b.next_step is not null
+             then b.anchor_date + b.delays[b.next_step] end as due_date,
+        case
+            when b.excluded is not null then b.excluded
+            when b.channel is null then 'no channel reaches this contact'
+            when b.channel = 'email' and not coalesce(b.email_ok, false)
+                then coalesce(b.email_block, 'email not allowed')
+            when b.no_anchor then 'no start date for the steps'
+            when b.next_step is null then 'received every step already (once per contact)'
+        end as exclusion,
+        case
+            when b.waiting_step is not null then
+                'step ' || b.waiting_step || ' of ' || b.waiting_since
+                || ' is still waiting to be sent'
+            when b.repeat_days is not null
+                 and b.last_run_date > cast(:d as date) - b.repeat_days then
+                'repeat window: last sent ' || b.last_run_date || ', again from '
+                || (b.last_run_date + b.repeat_days)
+        end as waiting
+    from base b
+),
+
+ranked as (  -- the due steps of a contact compete for the caps: what a run of D already
+              -- handed out first, then in campaign order
+    select
+        j.*,
+        row_number() over w as cap_rank,
+        first_value(j.campaign) over w as first_campaign,
+        coalesce(x.n, 0) as others_today
+    from judged j
+    left join others_today x using (contact_id)
+    window w as (
+        partition by j.contact_id,
+            j.handed_step is not null
+            or (j.exclusion is null and j.waiting is null and j.due_date <= :d)
+        order by j.handed_step is null, j.priority, j.next_step
+    )
+)
+
+select
+    j.contact_id, j.campaign, coalesce(j.handed_step, j.next_step, 1) as step,
+    coalesce(j.channel, 'email'),
+    case
+        when j.handed_step is not null then 'queued'  -- handed out by a run of D: it stands
+        when j.exclusion is not null then 'excluded'
+        when j.waiting is not null or j.due_date > :d then 'held'
+        when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
+                                 - j.others_today)
+            then 'queued'
+        else 'held'
+    end as decision,
+    case
+        when j.handed_step is not null then 'due: step ' || j.handed_step
+        when j.exclusion is not null then j.exclusion
+        when j.waiting is not null then j.waiting
+        when j.due_date > :d then 'step ' || j.next_step || ' is due on ' || j.due_date
+        when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
+                                 - j.others_today)
+            then 'due: step ' || j.next_step
+        when coalesce(w.messages, 0) >= :per_week then
+            'cap: ' || w.messages || ' campaign messages in the run dates '
+            || (cast(:d as date) - (:per_week_days - 1)) || '..' || (cast(:d as date) - 1)
+        when j.others_today > 0 then
+            'cap: ' || :per_run_date || ' campaign message per run date; one went out earlier '
+            || 'on this date'
+        else 'cap: ' || :per_run_date || ' campaign message per run date; '
+            || j.first_campaign || ' goes first'
+    end as reason
+from ranked j
+left join week w using (contact_id)

@@ -1,0 +1,10 @@
+-- The decisions of this run, before they are kept.
+create temp table decided (
+    contact_id text collate "C",
+    campaign text,
+    step integer,
+    channel text,
+    decision text,
+    reason text,
+    occurrence integer
+) on commit drop

@@ -1,0 +1,30 @@
+-- Staged events whose contact is neither in the warehouse nor in this batch go to quarantine.
+with orphans as (
+    delete from journeyflow_staging.events e
+    where not exists (select from journeyflow.contacts c where c.contact_id = e.contact_id)
+      and not exists (
+          select from journeyflow_staging.contacts s where s.contact_id = e.contact_id
+      )
+    returning e.*
+),
+
+as_json as (
+    select
+        event_id,
+        jsonb_build_object(
+            'id', event_id, 'contact_id', contact_id, 'type', type,
+            'occurred_at', occurred_at, 'properties', properties
+        ) as raw
+    from orphans
+),
+
+kept as (
+    insert into journeyflow.quarantine
+        (stream, record_id, reason, raw, raw_hash, first_run_date)
+    select 'events', event_id, 'unknown contact_id', raw, md5(raw::text), :d
+    from as_json
+    on conflict (stream, raw_hash) do nothing
+    returning 1
+)
+
+select (select count(*) from orphans) as orphans

@@ -1,0 +1,2 @@
+-- Contacts assigned a phase in this run.
+select count(*) from assigned

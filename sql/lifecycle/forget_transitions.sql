@@ -1,0 +1,2 @@
+-- ... and its transitions.
+delete from journeyflow.phase_transitions where run_date = :d

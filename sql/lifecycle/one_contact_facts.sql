@@ -1,0 +1,2 @@
+-- The facts computed for one contact (explain).
+select * from facts

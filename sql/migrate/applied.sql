@@ -1,0 +1,2 @@
+-- The schema files applied so far.
+select version, filename, checksum from journeyflow.schema_migrations

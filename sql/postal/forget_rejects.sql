@@ -1,0 +1,3 @@
+-- ... their rejects are forgotten ...
+delete from journeyflow.postal_rejects
+where run_date = :run_date and campaign = :campaign and contact_id = any(:contacts)

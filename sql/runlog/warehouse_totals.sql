@@ -1,0 +1,5 @@
+-- The size of the warehouse now.
+select
+    (select count(*) from journeyflow.contacts) as contacts,
+    (select count(*) from journeyflow.events) as events,
+    (select count(*) from journeyflow.quarantine) as quarantined
