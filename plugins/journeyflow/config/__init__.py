@@ -11,6 +11,7 @@ from journeyflow.config.model import (
     Offer,
     PostalConfig,
     QualityConfig,
+    RunConfig,
     SenderConfig,
     SourceConfig,
     VendorProfile,
@@ -28,7 +29,7 @@ from journeyflow.config.paths import (
 
 __all__ = [
     "DAGS_DIR", "PROJECT_DIR", "SQL_DIR", "TEMPLATES_DIR", "Campaign", "CampaignsConfig",
-    "Config", "ConfigError", "Offer", "PostalConfig", "QualityConfig", "SenderConfig",
+    "Config", "ConfigError", "Offer", "PostalConfig", "QualityConfig", "RunConfig", "SenderConfig",
     "SourceConfig", "VendorProfile", "config_path", "home", "load_config", "parse_config",
     "runtime_dir",
 ]  # fmt: skip

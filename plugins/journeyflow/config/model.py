@@ -23,7 +23,8 @@ class SourceConfig:
     read_timeout: float = 60.0
     max_retries: int = 5
     backoff_base: float = 1.0
-    backoff_max: float = 60.0
+    backoff_max: float = 60.0  # also the longest Retry-After journeyflow waits for
+    max_pages: int = 100_000  # per stream and run: a source that never ends the cursor fails
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,18 @@ class PostalConfig:
         return self.action_codes.get(campaign, campaign)
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """``run:``: bounds of one nightly run."""
+
+    task_timeout_minutes: float = 120.0  # execution_timeout of every task ...
+    task_timeouts: dict[str, float] = field(default_factory=dict)  # ... or of these task ids
+    lock_wait_minutes: float = 30.0  # a second run of the same date waits this long, then fails
+
+    def timeout_minutes(self, task_id: str) -> float:
+        return self.task_timeouts.get(task_id, self.task_timeout_minutes)
+
+
 RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "score": {"window_days": 365, "half_life_days": 90, "warm_from": 10, "hot_from": 50,
               "points": {"page_view": 1, "comment": 2, "email_open": 1, "email_click": 3,
@@ -167,6 +180,7 @@ class Config:
     rules: dict[str, dict[str, Any]] = field(default_factory=lambda: RULE_DEFAULTS)
     campaigns: CampaignsConfig = field(default_factory=CampaignsConfig)
     postal: PostalConfig = field(default_factory=PostalConfig)
+    run: RunConfig = field(default_factory=RunConfig)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def rule_params(self, run_date: date) -> dict[str, Any]:
