@@ -156,24 +156,75 @@ def test_repeated_cursor_stops_instead_of_looping(httpserver, source):
         list(source.pages(CONTACTS, None))
 
 
-# -- through the pipeline: staging, quarantine and watermarks in the embedded PostgreSQL ---------
+# -- bounded waiting: Retry-After, page limit, loops ----------------------------------------------
 
 
-@pytest.fixture
-def http_source(httpserver, monkeypatch, tmp_path):
-    """Point ``journeyflow_source`` at the local HTTP server, with fast retries."""
-    from journeyflow import config as settings
-
-    cfg = tmp_path / "journeyflow.yaml"
-    cfg.write_text("source: {page_size: 2, backoff_base: 0.01, backoff_max: 0.05}\n")
-    monkeypatch.setenv("JOURNEYFLOW_CONFIG", str(cfg))
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_JOURNEYFLOW_SOURCE",
-        json.dumps({"conn_type": "http", "host": httpserver.url_for(""), "password": "tok"}),
+@pytest.mark.parametrize("retry_after", ["3600", "Wed, 21 Oct 2099 07:28:00 GMT"])
+def test_a_retry_after_longer_than_backoff_max_fails_at_once(
+    httpserver, source, sleeps, retry_after
+):
+    httpserver.expect_request("/events").respond_with_response(
+        Response("maintenance", status=503, headers={"Retry-After": retry_after})
     )
-    settings.load_config.cache_clear()
-    yield httpserver
-    settings.load_config.cache_clear()
+    with pytest.raises(SourceError) as err:
+        list(source.pages(EVENTS, None))
+    message = str(err.value)
+    assert message.startswith("journeyflow_source: GET /events answered HTTP 503")
+    assert "asked to retry after" in message and "source.backoff_max (60 s)" in message
+    assert "journeyflow.yaml" in message
+    assert sleeps == [] and source.requests_made == 1  # no waiting, no second try
+
+
+def endless(records_of):
+    """A handler that hands out a new cursor with every page, forever."""
+
+    def answer(request):
+        n = int(request.args.get("cursor") or 0)
+        return Response(
+            json.dumps(page(records_of(n), str(n + 1))), content_type="application/json"
+        )
+
+    return answer
+
+
+@pytest.mark.parametrize("records_of", [lambda n: [contact(n)], lambda n: []], ids=["new", "empty"])
+def test_a_source_that_never_ends_stops_at_max_pages(httpserver, sleeps, records_of):
+    config = SourceConfig(page_size=1, max_retries=0, max_pages=5)
+    source = HttpSource(httpserver.url_for(""), "tok", config, sleep=sleeps.append)
+    httpserver.expect_request("/contacts").respond_with_handler(endless(records_of))
+    got = []
+    with pytest.raises(SourceError) as err:
+        for p in source.pages(CONTACTS, None):
+            got.append(p)
+    assert len(got) == 5 and source.requests_made == 5
+    message = str(err.value)
+    assert message.startswith("journeyflow_source: GET /contacts still had a next cursor after 5")
+    assert "raise source.max_pages in journeyflow.yaml" in message
+
+
+def test_a_stream_of_exactly_max_pages_is_read(httpserver, sleeps):
+    config = SourceConfig(page_size=1, max_pages=3)
+    source = HttpSource(httpserver.url_for(""), "tok", config, sleep=sleeps.append)
+    for n, cursor in enumerate(["1", "2", None]):
+        httpserver.expect_ordered_request("/contacts").respond_with_json(page([contact(n)], cursor))
+    assert sum(len(p) for p in source.pages(CONTACTS, None)) == 3
+
+
+def test_a_page_repeated_under_new_cursors_is_a_loop(httpserver, source):
+    httpserver.expect_request("/contacts").respond_with_handler(
+        endless(lambda n: [contact(1), contact(2)])
+    )
+    with pytest.raises(SourceError) as err:
+        list(source.pages(CONTACTS, None))
+    message = str(err.value)
+    assert message.startswith(
+        "journeyflow_source: GET /contacts sent page 2 with exactly the records of page 1"
+    )
+    assert "paging in a loop" in message
+    assert source.requests_made == 2
+
+
+# -- through the pipeline: staging, quarantine and watermarks in the embedded PostgreSQL ---------
 
 
 D = date(2026, 11, 20)
@@ -273,3 +324,75 @@ def test_an_event_repeated_in_one_batch_is_merged_once(db, http_source, core_has
     with db.transaction() as conn:
         ids = conn.exec_driver_sql("select event_id from journeyflow.events order by 1").scalars()
         assert list(ids) == (["E0"] if core_has_events else []) + ["E1", "E2", "E3"]
+
+
+def test_a_record_from_the_future_is_merged_but_moves_no_watermark(db, http_source):
+    """A far-future event (and an absurdly old one) is merged; the watermarks stay at the newest
+    plausible timestamps, the next pull asks from there, and a contact whose updated_at came from
+    the future takes the source's corrected version the next night."""
+    from journeyflow import ingest
+
+    future = "2999-01-01T00:00:00Z"
+    expect = http_source.expect_ordered_request
+    expect("/contacts").respond_with_json(
+        page([contact(1, "2026-11-20T10:00:00Z"), contact(2, future)])
+    )
+    expect("/events").respond_with_json(
+        page([
+            event(1, when="2026-11-20T09:00:00Z"), event(2, when=future),
+            event(3, when="1990-01-01T00:00:00Z"),
+        ])
+    )  # fmt: skip
+    fixed = {**contact(2, "2026-11-21T08:00:00Z"), "last_name": "Korrigiert"}
+    expect(
+        "/contacts", query_string={"limit": "2", "updated_since": "2026-11-20T10:00:00+00:00"}
+    ).respond_with_json(page([fixed]))
+    expect(
+        "/events", query_string={"limit": "2", "since": "2026-11-20T09:00:00+00:00"}
+    ).respond_with_json(page([event(2, when=future)]))
+    for day in (D, date(2026, 11, 21)):
+        ingest.extract("contacts", day)
+        ingest.extract("events", day)
+        ingest.load(day)
+        ingest.merge(day)
+        if day == D:
+            with db.transaction() as conn:
+                marks = dict(
+                    conn.exec_driver_sql("select stream, value from journeyflow.watermarks").all()
+                )
+            assert marks == {
+                "contacts": datetime(2026, 11, 20, 10, tzinfo=UTC),
+                "events": datetime(2026, 11, 20, 9, tzinfo=UTC),
+            }
+    http_source.check_assertions()  # the second night asked from the plausible watermarks
+    with db.transaction() as conn:
+        events = conn.exec_driver_sql("select event_id from journeyflow.events order by 1")
+        assert list(events.scalars()) == ["E1", "E2", "E3"]
+        name = conn.exec_driver_sql(
+            "select last_name from journeyflow.contacts where contact_id = 'C2'"
+        ).scalar()
+        assert name == "Korrigiert"
+        marks = dict(conn.exec_driver_sql("select stream, value from journeyflow.watermarks").all())
+    assert marks["contacts"] == datetime(2026, 11, 21, 8, tzinfo=UTC)
+    assert marks["events"] == datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+
+def test_a_watermark_a_future_record_moved_out_of_reach_fails_clearly(db, http_source):
+    """Before merges checked plausibility, an event of 9999-12-31T23:59:59-05:00 moved the
+    watermark to a year Python cannot hold, and every later run failed without saying why."""
+    from journeyflow import ingest
+
+    with db.transaction() as conn:
+        conn.exec_driver_sql(
+            "insert into journeyflow.watermarks values "
+            "('events', '9999-12-31T23:59:59-05:00', '2026-11-19')"
+        )
+    with pytest.raises(RuntimeError) as err:
+        ingest.extract("events", D)
+    message = str(err.value)
+    assert message.startswith("the events watermark in journeyflow.watermarks is 10000-01-01")
+    assert "quality.future_grace_hours" in message
+    assert (
+        "update journeyflow.watermarks set value" in message
+        and "where stream = 'events'" in message
+    )

@@ -145,3 +145,119 @@ def test_fast_and_careful_paths_stage_the_same_rows():
             assert fast == careful
             checked += 1
     assert checked > 2500
+
+
+# -- what a field may hold: size limits, characters, timestamps ------------------------------------
+
+
+def both_paths(stream, rec: dict) -> tuple:
+    """What the careful path and the page's typed fast path make of one record: its staging row
+    (an event's properties parsed) or the reason it goes to quarantine. The fast result is None
+    when strict decoders refuse the page, which then goes the careful way as a whole."""
+    import json
+
+    from journeyflow.ingest.pages import Page, contract_page
+
+    def result(page) -> tuple | str:
+        rows, _, bad = stream.map_records(page)
+        if bad:
+            return bad[0][1]
+        return (*rows[0][:-1], json.loads(rows[0][-1])) if stream.name == "events" else rows[0]
+
+    fast = contract_page(json.dumps({"data": [rec], "next_cursor": None}).encode())
+    return result(Page(None, decoded=[rec])), None if fast is None else result(fast)
+
+
+def put(rec: dict, field: str, value) -> dict:
+    top, _, sub = field.partition(".")
+    return {**rec, top: {**rec.get(top, {}), sub: value} if sub else value}
+
+
+def limited_fields() -> list:
+    from journeyflow.ingest import CONTACTS, EVENTS
+    from journeyflow.ingest.values import LIMITS
+
+    params = []
+    for field, limit in LIMITS.items():
+        top = field.partition(".")[0]
+        if field in ("id", "contact_id", "type") or top == "properties":
+            params.append(pytest.param(EVENTS, EVENT, field, limit, id=f"events.{field}"))
+        if (top in CONTACT_COLUMNS and top != "contact_id") or top in ("email_consent", "id"):
+            params.append(pytest.param(CONTACTS, CONTACT, field, limit, id=f"contacts.{field}"))
+    return params
+
+
+@pytest.mark.parametrize(("stream", "base", "field", "limit"), limited_fields())
+def test_both_paths_hold_a_field_to_the_same_limit(stream, base, field, limit):
+    careful, fast = both_paths(stream, put(base, field, "x" * limit))
+    assert isinstance(careful, tuple) and fast == careful
+    careful, fast = both_paths(stream, put(base, field, "x" * (limit + 1)))
+    assert careful == fast == f"{field}: longer than {limit:,} characters"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"email": "a\x00b@example.de"}, "email: contains a NUL character (\\u0000)"),
+        (
+            {"street": "Stra\ud800e"},
+            "street: contains a lone surrogate or bytes that are not UTF-8",
+        ),
+        ({"id": "C\x001"}, "id: contains a NUL character (\\u0000)"),
+        ({"id": "   "}, "id: blank"),
+        ({"id": 10**300}, "id: longer than 200 characters"),
+        ({"email_consent": {"status": False}}, "email_consent.status: expected a string"),
+        ({"updated_at": "0001-01-01T00:00:00+05:00"}, "updated_at: out of range"),
+        ({"updated_at": "9999-12-31T23:59:59-05:00"}, "updated_at: out of range"),
+        ({"updated_at": "2026-11-20T10:00:00+24:00"}, "updated_at: unparseable timestamp"),
+    ],
+)
+def test_what_postgresql_cannot_store_is_named(change, reason):
+    from journeyflow.ingest import CONTACTS
+
+    careful, fast = both_paths(CONTACTS, {**CONTACT, **change})
+    assert careful.startswith(reason)
+    assert fast in (None, careful)
+
+
+@pytest.mark.parametrize(
+    ("props", "reason"),
+    [
+        ({"product": "a\x00b"}, "properties.product: contains a NUL character"),
+        ({"a\x00": 1}, "properties: contains a NUL character"),
+        ({"note": ["\udc80"]}, "properties: contains a lone surrogate"),
+        ({"note": "x" * 70_000}, "properties: longer than 65,536 bytes as JSON"),
+        ({"amount": 1e12}, "properties.amount: out of range (at most 999,999,999,999.99)"),
+        ({"amount": float("nan")}, "properties.amount: out of range"),
+        ({"rating": 10**6}, "properties.rating: out of range"),
+    ],
+)
+def test_what_jsonb_cannot_store_is_named(props, reason):
+    from journeyflow.ingest import EVENTS
+
+    careful, fast = both_paths(EVENTS, {**EVENT, "properties": props})
+    assert careful.startswith(reason)
+    assert fast in (None, careful)
+
+
+@pytest.mark.parametrize(
+    ("sent", "staged"),
+    [
+        ("2026-11-20T10:00:00+01:00", "2026-11-20T10:00:00+01:00"),  # plain: as sent
+        ("2026-11-20T10:00:00.5Z", "2026-11-20T10:00:00.5Z"),
+        ("0002-01-01T00:00:00Z", "0002-01-01T00:00:00Z"),
+        ("2016-12-31T23:59:60Z", "2017-01-01T00:00:00+00:00"),  # a leap second
+        ("2026-11-20T10:00:00,5+01:00", "2026-11-20T09:00:00.500000+00:00"),
+        ("2026-11-20T10:00:00+20:00", "2026-11-19T14:00:00+00:00"),  # PostgreSQL: < 16 h
+        ("2026-11-20T10:00:00+01:00:30", "2026-11-20T08:59:30+00:00"),
+        ("2026-11-20 10:00:00+01:00", "2026-11-20T09:00:00+00:00"),
+        ("20261120T100000Z", "2026-11-20T10:00:00+00:00"),
+        ("0001-01-02T00:00:00Z", "0001-01-02T00:00:00+00:00"),
+    ],
+)
+def test_timestamps_are_staged_as_postgresql_reads_them(sent, staged):
+    from journeyflow.ingest import CONTACTS
+
+    careful, fast = both_paths(CONTACTS, {**CONTACT, "updated_at": sent})
+    assert dict(zip(CONTACT_COLUMNS, careful, strict=True))["updated_at"] == staged
+    assert fast == careful

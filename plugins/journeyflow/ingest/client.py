@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import email.utils
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,15 @@ import requests
 import urllib3
 
 from journeyflow.config import SourceConfig
+from journeyflow.ingest.pages import (
+    NUL_ESCAPE,
+    BadJSON,
+    Page,
+    Unparseable,
+    careful_page,
+    contract_page,
+    decode_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,58 +80,44 @@ class Stream:
         return None if self.record_type is None else msgspec.json.Decoder(self.record_type)
 
     def map_records(self, page: Page) -> tuple[list[tuple], list, list[tuple]]:
-        """(rows, the record each row came from, [(record_id, reason, record)] malformed)."""
+        """(rows, the record each row came from, [(record_id, reason, record)] malformed).
+
+        No record stops the page: one that no mapper can take is returned as malformed.
+        """
         rows: list[tuple] = []
         kept: list = []
         bad: list[tuple[str | None, str, Any]] = []
         careful = self.to_row
 
         def take(rec: Any) -> None:
+            if isinstance(rec, Unparseable):
+                bad.append((None, rec.reason, rec))
+                return
             try:
                 rows.append(careful(rec))
                 kept.append(rec)
             except Malformed as exc:
                 bad.append((exc.record_id, exc.reason, rec))
+            except Exception as exc:  # a mapper bug: keep the record, name the bug, go on
+                kind = type(exc).__name__
+                log.error("%s: a record could not be mapped (%s); quarantined", self.name, kind)
+                bad.append((None, f"could not be mapped ({kind}); please report this bug", rec))
 
         if page.raws is not None and self.record_decoder is not None:
-            decode, fast = self.record_decoder.decode, self.struct_row
+            decode, fast, nul = self.record_decoder.decode, self.struct_row, page.has_nul
             for raw in page.raws:
+                if nul and NUL_ESCAPE in bytes(raw):  # PostgreSQL stores no NUL: name the field
+                    take(decode_record(raw))
+                    continue
                 try:
                     rows.append(fast(decode(raw)))
                     kept.append(raw)
-                except (msgspec.ValidationError, Unusual):
-                    take(msgspec.json.decode(raw))
+                except (msgspec.MsgspecError, ValueError, Unusual):
+                    take(decode_record(raw))
         else:
             for rec in page.records:
                 take(rec)
         return rows, kept, bad
-
-
-class _ContractPage(msgspec.Struct):
-    data: list[msgspec.Raw]
-    next_cursor: str | None = None
-
-
-_contract_page = msgspec.json.Decoder(_ContractPage)
-
-
-@dataclass
-class Page:
-    """One response: its records (undecoded, on the contract's fast path) and the next cursor."""
-
-    cursor: str | None
-    raws: list | None = None
-    _records: list | None = None
-
-    @property
-    def records(self) -> list:
-        """The page's records as JSON objects."""
-        if self._records is None:
-            self._records = [msgspec.json.decode(raw) for raw in self.raws]
-        return self._records
-
-    def __len__(self) -> int:
-        return len(self.raws if self.raws is not None else self._records)
 
 
 class HttpSource:
@@ -168,33 +164,61 @@ class HttpSource:
 
     # -- the loop ------------------------------------------------------------------------------
     def parse_page(self, stream: Stream, body: bytes) -> Page:
-        """Decode a body; raises ``orjson.JSONDecodeError`` if it is not JSON at all."""
+        """Decode a body; raises ``BadJSON`` if it is not JSON at all.
+
+        A record that strict decoders refuse (a lone surrogate, a number out of range) does not
+        make the page unreadable: the page is read again leniently and the record quarantined.
+        """
         if type(self).read_page is HttpSource.read_page:  # the generic contract: split only
+            page = contract_page(body)
+            if page is not None:
+                return page
+            doc = careful_page(body)
+        else:
             try:
-                page = _contract_page.decode(body)
-                return Page(page.next_cursor or None, raws=page.data)
-            except msgspec.ValidationError:
-                pass  # not the contract's shape: read_page says what is wrong
-            except msgspec.DecodeError as exc:
-                raise orjson.JSONDecodeError(str(exc), "", 0) from exc
-        records, cursor = self.read_page(stream, orjson.loads(body))
-        return Page(cursor, _records=records)
+                doc = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                doc = careful_page(body)
+        records, cursor = self.read_page(stream, doc)
+        return Page(cursor, decoded=records)
 
     def pages(self, stream: Stream, since: datetime | None) -> Iterator[Page]:
-        """Yield each page, following the cursor until it is null."""
+        """Yield each page, following the cursor until it is null.
+
+        Bounded: a source that repeats a cursor, or a page it already sent under a new cursor,
+        is paging in a loop; one with more than ``source.max_pages`` pages may page forever.
+        Either fails with a ``SourceError`` instead of running on.
+        """
         cursor: str | None = None
-        seen: set[str] = set()
-        while True:
+        cursors: set[str] = set()
+        sent: dict[bytes, int] = {}  # fingerprint of a page's records -> its number
+        limit = self.config.max_pages
+        for number in itertools.count(1):
             page = self._get(stream, self.request_params(stream, since, cursor))
-            yield page
             cursor = page.cursor
+            if cursor in cursors:
+                raise SourceError(
+                    f"{self._where(stream)} repeated cursor {cursor[:40]!r}: the source is "
+                    "paging in a loop; stopping"
+                )
+            fingerprint = page.fingerprint()
+            if fingerprint is not None and sent.setdefault(fingerprint, number) != number:
+                raise SourceError(
+                    f"{self._where(stream)} sent page {number} with exactly the records of page "
+                    f"{sent[fingerprint]} under a new cursor: the source is paging in a loop; "
+                    "stopping. Check how the source builds its cursors before running again"
+                )
+            yield page
             if cursor is None:
                 return
-            if cursor in seen:
+            cursors.add(cursor)
+            if number >= limit:
                 raise SourceError(
-                    self._where(stream) + f" repeated cursor {cursor[:40]!r}; stopping"
+                    f"{self._where(stream)} still had a next cursor after {limit:,} pages, the "
+                    "limit of source.max_pages: the source may be paging forever. If the stream "
+                    f"really is that long (pages of {self.config.page_size:,} records), raise "
+                    "source.max_pages in journeyflow.yaml"
                 )
-            seen.add(cursor)
 
     def _where(self, stream: Stream) -> str:
         return f"{self.conn_id}: GET {stream.path}"
@@ -207,6 +231,13 @@ class HttpSource:
             if problem is None:
                 return payload  # the parsed body
             attempt += 1
+            if payload is not None and payload > self.config.backoff_max:  # Retry-After
+                raise SourceError(
+                    f"{self._where(stream)} answered {problem} and asked to retry after "
+                    f"{payload:,.0f} s, longer than source.backoff_max "
+                    f"({self.config.backoff_max:g} s): not waiting that long. Run again later, "
+                    "or raise source.backoff_max in journeyflow.yaml to wait for it"
+                )
             if attempt > self.config.max_retries:
                 raise SourceError(
                     f"{self._where(stream)} failed after {attempt} attempts: {problem}"
@@ -251,7 +282,7 @@ class HttpSource:
             )
         try:
             return None, self.parse_page(stream, body)
-        except orjson.JSONDecodeError as exc:
+        except BadJSON as exc:
             return f"invalid JSON in the response ({exc})", None
         except ValueError as exc:
             raise SourceError(f"{self._where(stream)} returned an unexpected body: {exc}") from exc

@@ -1,24 +1,24 @@
 """Extract: pull one stream since its watermark into staging, page by page, with COPY.
 
 Malformed records never stop the stream: they go to ``journeyflow.quarantine`` with the reason
-and the raw record. One transaction per stream: all or nothing.
+and the raw record, and so does a row the database refuses. One transaction per stream: all or
+nothing.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
-import orjson
+import psycopg2
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -26,7 +26,9 @@ from journeyflow import warehouse
 from journeyflow.config import load_config
 from journeyflow.connections import get_connection
 from journeyflow.ingest.client import HttpSource, Stream
+from journeyflow.ingest.pages import decode_record
 from journeyflow.ingest.prefetch import prefetch
+from journeyflow.ingest.quarantine import db_reason, quarantine
 from journeyflow.ingest.streams import STREAMS
 from journeyflow.runlog import StepResult, record_step
 from journeyflow.sqlfile import statement
@@ -34,6 +36,8 @@ from journeyflow.sqlfile import statement
 log = logging.getLogger(__name__)
 
 SOURCE_CONN_ID = "journeyflow_source"
+# what the database raises for a row it will not store (COPY raises psycopg2's own errors)
+_REFUSED = (DBAPIError, psycopg2.DataError, psycopg2.IntegrityError, UnicodeEncodeError)
 
 
 @contextmanager
@@ -79,7 +83,7 @@ def extract(stream_name: str, run_date: date) -> StepResult:
     result = StepResult(f"extract_{stream_name}")
     started = time.perf_counter()
     with warehouse.transaction() as conn, ThreadPoolExecutor(1, "copy") as writer:
-        since = conn.execute(statement("ingest/watermark"), {"s": stream.name}).scalar()
+        since = watermark(conn, stream)
         conn.exec_driver_sql(f"truncate journeyflow_staging.{stream.name}")
         pages = 0
         pending: Future | None = None
@@ -122,6 +126,28 @@ def extract(stream_name: str, run_date: date) -> StepResult:
     return result
 
 
+def watermark(conn: Connection, stream: Stream) -> datetime | None:
+    """Where the pull of ``stream`` starts: the watermark, or None before the first merge.
+
+    A watermark after the cut-off of the run that set it (plus the grace) was moved there by a
+    record from the future before merges checked; it fails with what to do instead of pulling.
+    """
+    cfg = load_config()
+    mark = conn.execute(
+        statement("ingest/watermark"),
+        {"s": stream.name, "tz": cfg.timezone, "grace": cfg.quality.future_grace_hours},
+    ).one_or_none()
+    if mark is None or mark.value is not None:
+        return None if mark is None else mark.value
+    raise RuntimeError(
+        f"the {stream.name} watermark in journeyflow.watermarks is {mark.shown}, after the "
+        f"cut-off of its run {mark.run_date} plus quality.future_grace_hours ({mark.latest}): a "
+        f"record dated in the future moved it there. Set it back to the newest plausible "
+        f"{stream.replication_key} merged (update journeyflow.watermarks set value = '...' "
+        f"where stream = '{stream.name}') and clear this task"
+    )
+
+
 def _store_page(
     conn: Connection,
     stream: Stream,
@@ -133,7 +159,7 @@ def _store_page(
 ) -> int:
     """COPY a page's rows and quarantine its bad records; returns how many were quarantined."""
     if rows:
-        bad = bad + _copy_rows(conn, stream, data, rows, kept)
+        bad = bad + _copy_rows(conn, stream, rows, kept, data)
     if bad:
         quarantine(conn, stream.name, run_date, bad)
     return len(bad)
@@ -149,42 +175,37 @@ def _copy_sql(stream: Stream) -> str:
 def _csv(rows: list[tuple]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
+    data = buf.getvalue()
+    if "\r" in data:  # a bare CR ends a row for PostgreSQL: CRLF line ends make the writer
+        buf = io.StringIO()  # quote every field holding a CR (rare, so only then)
+        csv.writer(buf, lineterminator="\r\n").writerows(rows)
+        data = buf.getvalue()
+    return data
 
 
-def _copy_rows(
-    conn: Connection, stream: Stream, data: str, rows: list[tuple], recs: list
-) -> list[tuple]:
-    """COPY a page; if the database rejects it, find and return the rejected records."""
+def _copy(conn: Connection, stream: Stream, data: str) -> BaseException | None:
+    """COPY ``data`` in a savepoint; the database's refusal, or None when it is stored."""
     savepoint = conn.begin_nested()
     try:
         warehouse.copy_from(conn, _copy_sql(stream), io.StringIO(data))
-        savepoint.commit()
-        return []
-    except DBAPIError:
+    except _REFUSED as exc:
         savepoint.rollback()
-    rejected = []
-    for row, rec in zip(rows, recs, strict=True):
-        if not isinstance(rec, dict):
-            rec = msgspec.json.decode(rec)
-        savepoint = conn.begin_nested()
-        try:
-            warehouse.copy_from(conn, _copy_sql(stream), io.StringIO(_csv([row])))
-            savepoint.commit()
-        except DBAPIError as exc:
-            savepoint.rollback()
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-            rejected.append((row[0], f"rejected by the database: {reason}", rec))
-    return rejected
+        return exc
+    savepoint.commit()
+    return None
 
 
-def quarantine(conn: Connection, stream: str, run_date: date, bad: list[tuple]) -> None:
-    """Keep malformed records with their reason; the same record twice is kept once."""
-    params = []
-    for record_id, reason, rec in bad:
-        raw = orjson.dumps(rec).decode().replace("\\u0000", "\\\\u0000")  # jsonb refuses NUL
-        params.append({
-            "s": stream, "id": record_id, "reason": reason, "raw": raw,
-            "h": hashlib.sha256(raw.encode()).hexdigest(), "d": run_date,
-        })  # fmt: skip
-    conn.execute(statement("ingest/quarantine"), params)
+def _copy_rows(
+    conn: Connection, stream: Stream, rows: list[tuple], recs: list, data: str | None = None
+) -> list[tuple]:
+    """COPY rows; if the database refuses some, find them by halving and return them."""
+    refused = _copy(conn, stream, _csv(rows) if data is None else data)
+    if refused is None:
+        return []
+    if len(rows) == 1:
+        rec = decode_record(recs[0]) if isinstance(recs[0], msgspec.Raw) else recs[0]
+        return [(rows[0][0], db_reason(refused), rec)]
+    half = len(rows) // 2
+    return _copy_rows(conn, stream, rows[:half], recs[:half]) + _copy_rows(
+        conn, stream, rows[half:], recs[half:]
+    )

@@ -2,19 +2,23 @@
 
 The statements are built from the stream declarations (their columns), so they stay here.
 Contacts are upserted only when their data differs; events are immutable and inserted once.
+Timestamps after T + ``future_grace_hours`` (or events before ``oldest_event``) are merged but
+move no watermark, and a contact's ``updated_at`` from the future does not block newer data.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as daytime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from journeyflow import warehouse
+from journeyflow.config import load_config
 from journeyflow.ingest.streams import STREAMS
 from journeyflow.quality.checks import EMAIL_REGEX
 from journeyflow.runlog import StepResult, record_step
@@ -46,7 +50,7 @@ on conflict (contact_id) do update set
         when {_row("c", _ADDRESS)} is distinct from {_row("excluded", _ADDRESS)}
         then excluded.updated_at else c.address_changed_at end,
     changed_run_date = excluded.changed_run_date
-where excluded.updated_at >= c.updated_at
+where (excluded.updated_at >= c.updated_at or c.updated_at >= :latest)
   and {_row("c", _DATA_COLUMNS)} is distinct from {_row("excluded", _DATA_COLUMNS)}
 """
 
@@ -72,19 +76,31 @@ def merge(run_date: date) -> StepResult:
     """Upsert the staged batch into core and advance the watermarks, in one transaction."""
     result = StepResult("merge")
     started = time.perf_counter()
+    bounds = plausible(run_date)
     with warehouse.transaction() as conn:
         result.rows_in = conn.execute(statement("ingest/staged_total")).scalar_one()
         contacts = conn.execute(
-            text(MERGE_CONTACTS_SQL), {"d": run_date, "email_regex": EMAIL_REGEX}
+            text(MERGE_CONTACTS_SQL),
+            {"d": run_date, "email_regex": EMAIL_REGEX, "latest": bounds["latest"]},
         ).rowcount
         events = _merge_events(conn, run_date)
-        conn.execute(statement("ingest/advance_watermarks"), {"d": run_date})
+        conn.execute(statement("ingest/advance_watermarks"), {"d": run_date, **bounds})
         result.rows_out = contacts + events
         result.details = {"contacts_changed": contacts, "events_new": events}
         result.seconds = time.perf_counter() - started
         record_step(conn, run_date, result)
     log.info("merge: %d contacts inserted or changed, %d new events", contacts, events)
     return result
+
+
+def plausible(run_date: date) -> dict[str, datetime]:
+    """The quality gate's bounds for source timestamps of D: ``oldest`` (quality.oldest_event)
+    and ``latest`` (the cut-off T plus quality.future_grace_hours)."""
+    cfg = load_config()
+    return {
+        "oldest": datetime.combine(cfg.quality.oldest_event, daytime(0), tzinfo=UTC),
+        "latest": cfg.cutoff(run_date) + timedelta(hours=cfg.quality.future_grace_hours),
+    }
 
 
 def _merge_events(conn: Connection, run_date: date) -> int:

@@ -2,84 +2,76 @@
 
 A mapper turns one JSON record into a staging row or raises ``Malformed`` with a reason a person
 can act on. Value rules (allowed consent states, rating 1..5, ...) belong to the quality gate;
-here we only check what a row needs to be stored: ids, timestamps and types.
+here we only check what a row needs to be stored: ids, timestamps, types and sizes (``values``).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
 
 import msgspec
-import orjson
 
+from journeyflow.ingest import values
 from journeyflow.ingest.client import Malformed, Stream, Unusual
-
-_fromiso = datetime.fromisoformat
-_MAX_AMOUNT = 1e12
+from journeyflow.ingest.values import LIMITS, text, text_problem
 
 
 def _id(rec: dict, key: str = "id") -> str:
     value = rec.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise Malformed(f"missing {key}" if value in (None, "") else f"{key}: not a string")
+        if value.bit_length() > 700:  # more digits than any id may have
+            raise Malformed(f"{key}: longer than {LIMITS[key]} characters")
+        value = str(value)
+    elif value is None or value == "":
+        raise Malformed(f"missing {key}")
+    elif not isinstance(value, str):
+        raise Malformed(f"{key}: not a string")
+    elif not value.strip():
+        raise Malformed(f"{key}: blank")
+    problem = text_problem(value, key)
+    if problem:
+        raise Malformed(f"{key}: {problem}")
     return value
 
 
-def _ts(rec: dict, key: str, rid: str, required: bool = True) -> str | None:
+def _ts(
+    rec: dict, key: str, rid: str, required: bool = True, field: str | None = None
+) -> str | None:
     value = rec.get(key)
+    if type(value) is str:
+        iso, problem = values.timestamp(value)
+        if problem is None:
+            return iso
+        raise Malformed(f"{field or key}: {problem}", rid)
     if value is None and not required:
         return None
-    if (
-        type(value) is str
-        and len(value) >= 20
-        and value[4] == "-"
-        and value[7] == "-"
-        and value[10] == "T"
-    ):
-        # the common shape (calendar date, 'T', time, offset) goes to PostgreSQL unchanged
-        try:
-            if _fromiso(value).tzinfo is not None:
-                return value
-        except ValueError:
-            raise Malformed(f"{key}: unparseable timestamp", rid) from None
-    if not isinstance(value, str):
-        raise Malformed(
-            f"{key}: missing timestamp" if value is None else f"{key}: not a string", rid
-        )
-    try:
-        parsed = _fromiso(value)
-    except ValueError:
-        raise Malformed(f"{key}: unparseable timestamp", rid) from None
-    if parsed.tzinfo is None:
-        raise Malformed(f"{key}: timestamp without a UTC offset", rid)
-    return parsed.isoformat()
+    reason = "missing timestamp" if value is None else "not a string"
+    raise Malformed(f"{field or key}: {reason}", rid)
 
 
 def _iso_or_unusual(value: str | None, required: bool = True) -> str | None:
-    """Fast path: the value if it is a common-shape ISO timestamp with offset, else Unusual."""
+    """Fast path: the value if it is a plain ISO timestamp with offset, else Unusual."""
     if value is None and not required:
         return None
-    try:
-        if (
-            value[4] == "-"
-            and value[7] == "-"
-            and value[10] == "T"
-            and _fromiso(value).tzinfo is not None
-        ):
-            return value
-    except (TypeError, IndexError, ValueError):
-        pass
+    if values.plain_timestamp(value):
+        return value
     raise Unusual
 
 
-def _text(rec: dict, key: str, rid: str) -> str | None:
+def _text(rec: dict, key: str, rid: str, field: str | None = None) -> str | None:
     value = rec.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    raise Malformed(f"{key}: expected a string, got {type(value).__name__}", rid)
+    if value is None:
+        return None
+    field = field or key
+    if type(value) is not str:
+        got = "number" if isinstance(value, Decimal) else type(value).__name__
+        raise Malformed(f"{field}: expected a string, got {got}", rid)
+    problem = text_problem(value, field)
+    if problem:
+        raise Malformed(f"{field}: {problem}", rid)
+    return value
 
 
 CONTACT_COLUMNS = (
@@ -98,9 +90,10 @@ def contact_row(rec: Any) -> tuple:
     if not isinstance(rec, dict):
         raise Malformed("record is not an object")
     rid = _id(rec)
-    texts = [_text(rec, key, rid) for key in _CONTACT_TEXT]
-    if isinstance(rec.get("postal_code"), int):  # a frequent export mistake: PLZ as a number
+    code = rec.get("postal_code")
+    if isinstance(code, int) and not isinstance(code, bool):  # a frequent export mistake
         raise Malformed("postal_code: expected a string (a number loses leading zeros)", rid)
+    texts = [_text(rec, key, rid) for key in _CONTACT_TEXT]
     birthday = rec.get("birthday")
     if birthday is not None:
         try:
@@ -112,10 +105,11 @@ def contact_row(rec: Any) -> tuple:
         consent = {}
     elif not isinstance(consent, dict):
         raise Malformed("email_consent: expected an object", rid)
-    status = consent.get("status") or "none"
-    if not isinstance(status, str):
-        raise Malformed("email_consent.status: expected a string", rid)
-    confirmed_at = _ts(consent, "confirmed_at", rid, required=False)
+    status = _text(consent, "status", rid, "email_consent.status") or "none"
+    confirmed_at = _ts(consent, "confirmed_at", rid, False, "email_consent.confirmed_at")
+    source, ip, wording = (
+        _text(consent, key, rid, f"email_consent.{key}") for key in ("source", "ip", "text")
+    )
     opt_out = rec.get("postal_opt_out")
     if opt_out is None:
         opt_out = False
@@ -124,45 +118,33 @@ def contact_row(rec: Any) -> tuple:
     updated_at = _ts(rec, "updated_at", rid)
     created_at = _ts(rec, "created_at", rid, required=False) or updated_at
     return (
-        rid, *texts, birthday,
-        status, confirmed_at, _text(consent, "source", rid), _text(consent, "ip", rid),
-        _text(consent, "text", rid), opt_out, created_at, updated_at,
+        rid, *texts, birthday, status, confirmed_at, source, ip, wording, opt_out, created_at,
+        updated_at,
     )  # fmt: skip
 
 
-class ConsentRecord(msgspec.Struct):
-    status: str | None = None
-    confirmed_at: str | None = None
-    source: str | None = None
-    ip: str | None = None
-    text: str | None = None
-
-
-class ContactRecord(msgspec.Struct):
-    id: str
-    updated_at: str
-    email: str | None = None
-    salutation: str | None = None
-    title: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    company: str | None = None
-    street: str | None = None
-    house_number: str | None = None
-    postal_code: str | None = None
-    city: str | None = None
-    country: str | None = None
-    language: str | None = None
-    birthday: str | None = None
-    email_consent: ConsentRecord | None = None
-    postal_opt_out: bool | None = None
-    created_at: str | None = None
-
-
+# The typed records of the fast path declare the same size limits as the careful path checks.
+Id = Annotated[str, msgspec.Meta(max_length=LIMITS["id"])]
+ConsentRecord = msgspec.defstruct(
+    "ConsentRecord",
+    [(key, text(f"email_consent.{key}"), None) for key in ("status", "source", "ip", "text")]
+    + [("confirmed_at", str | None, None)],
+)
+ContactRecord = msgspec.defstruct(
+    "ContactRecord",
+    [("id", Id), ("updated_at", str)]
+    + [(key, text(key), None) for key in _CONTACT_TEXT]
+    + [
+        ("birthday", str | None, None),
+        ("email_consent", ConsentRecord | None, None),
+        ("postal_opt_out", bool | None, None),
+        ("created_at", str | None, None),
+    ],
+)
 _NO_CONSENT = ConsentRecord()
 
 
-def contact_struct_row(c: ContactRecord) -> tuple:
+def contact_struct_row(c: Any) -> tuple:
     if not c.id.strip():
         raise Unusual
     updated_at = _iso_or_unusual(c.updated_at)
@@ -185,25 +167,24 @@ def contact_struct_row(c: ContactRecord) -> tuple:
 EVENT_COLUMNS = ("event_id", "contact_id", "type", "occurred_at", "properties")
 # properties the rulebook reads, with the JSON type each must have; staging types them in SQL
 _STRING_PROPS = ("order_id", "currency", "product", "referred_contact_id", "channel", "kind")
-_dumps = orjson.dumps
+# unlike orjson, it writes integers of any size, and the lenient reader's Decimals as numbers
+_encode = msgspec.json.Encoder(decimal_format="number").encode
 
 
 def event_row(rec: Any) -> tuple:
-    # the hot loop of every extract: plain type() checks first, the careful path on a miss
     if type(rec) is not dict:
         raise Malformed("record is not an object")
-    rid = rec.get("id")
-    if type(rid) is not str or not rid:
-        rid = _id(rec)
-    contact_id = rec.get("contact_id")
-    if type(contact_id) is not str or not contact_id:
-        try:
-            contact_id = _id(rec, "contact_id")
-        except Malformed as exc:
-            raise Malformed(exc.reason, rid) from None
+    rid = _id(rec)
+    try:
+        contact_id = _id(rec, "contact_id")
+    except Malformed as exc:
+        raise Malformed(exc.reason, rid) from None
     kind = rec.get("type")
     if type(kind) is not str or not kind:
         raise Malformed("type: missing or not a string", rid)
+    problem = text_problem(kind, "type")
+    if problem:
+        raise Malformed(f"type: {problem}", rid)
     occurred_at = _ts(rec, "occurred_at", rid)
     props = rec.get("properties")
     if not props:
@@ -214,58 +195,63 @@ def event_row(rec: Any) -> tuple:
         raise Malformed("properties: expected an object", rid)
     amount = props.get("amount")
     if amount is not None:
-        if isinstance(amount, bool) or not isinstance(amount, int | float):
+        if isinstance(amount, bool) or not isinstance(amount, int | float | Decimal):
             raise Malformed("properties.amount: expected a number", rid)
-        if abs(amount) >= _MAX_AMOUNT:
-            raise Malformed("properties.amount: out of range", rid)
+        if not abs(amount) <= values.MAX_AMOUNT:  # also NaN and the infinities
+            reason = f"properties.amount: out of range (at most {values.MAX_AMOUNT:,})"
+            raise Malformed(reason, rid)
     rating = props.get("rating")
     if rating is not None:
-        if isinstance(rating, bool) or not isinstance(rating, int):
+        if isinstance(rating, bool) or not isinstance(rating, int | Decimal):
             raise Malformed("properties.rating: expected a whole number", rid)
-        if not -32768 <= rating <= 32767:
+        if isinstance(rating, Decimal) or not -32768 <= rating <= 32767:
             raise Malformed("properties.rating: out of range", rid)
     for key in _STRING_PROPS:
         if key in props:
-            _text(props, key, rid)
-    return (rid, contact_id, kind, occurred_at, _dumps(props).decode())
+            _text(props, key, rid, f"properties.{key}")
+    problem = values.json_problem(props)
+    if problem:
+        raise Malformed(f"properties: {problem}", rid)
+    stored = _encode(props)
+    if len(stored) > values.PROPERTIES_LIMIT:
+        reason = f"properties: longer than {values.PROPERTIES_LIMIT:,} bytes as JSON"
+        raise Malformed(reason, rid)
+    return (rid, contact_id, kind, occurred_at, stored.decode())
 
 
 class EventRecord(msgspec.Struct):
-    id: str
-    contact_id: str
-    type: str
+    id: Id
+    contact_id: Annotated[str, msgspec.Meta(max_length=LIMITS["contact_id"])]
+    type: Annotated[str, msgspec.Meta(max_length=LIMITS["type"])]
     occurred_at: str
     properties: msgspec.Raw = msgspec.Raw(b"null")
 
 
-class _Properties(msgspec.Struct):
-    """The properties the rulebook reads, with the JSON type each must have."""
-
-    amount: float | None = None
-    rating: int | None = None
-    order_id: str | None = None
-    currency: str | None = None
-    product: str | None = None
-    referred_contact_id: str | None = None
-    channel: str | None = None
-    kind: str | None = None
-
-
+_Properties = msgspec.defstruct(
+    "_Properties",
+    [("amount", float | None, None), ("rating", int | None, None)]
+    + [(key, text(f"properties.{key}"), None) for key in _STRING_PROPS],
+)
 _properties = msgspec.json.Decoder(_Properties)
+# The fast path takes the properties as sent only when they are far below the limit: the
+# careful path measures them as it writes them, which can be longer (1e5 is 100000.0).
+_FAST_PROPERTIES = values.PROPERTIES_LIMIT // 8
 
 
 def event_struct_row(e: EventRecord) -> tuple:
-    if not e.id or not e.contact_id or not e.type:
+    if not e.id.strip() or not e.contact_id.strip() or not e.type:
         raise Unusual
     occurred_at = _iso_or_unusual(e.occurred_at)
     raw = bytes(e.properties)
     if raw == b"{}" or raw == b"null":
         return (e.id, e.contact_id, e.type, occurred_at, "{}")
+    if len(raw) > _FAST_PROPERTIES:
+        raise Unusual
     try:
         props = _properties.decode(raw)
-    except msgspec.ValidationError:
+    except (msgspec.MsgspecError, RecursionError):
         raise Unusual from None
-    if (props.amount is not None and abs(props.amount) >= _MAX_AMOUNT) or (
+    if (props.amount is not None and not abs(props.amount) <= values.MAX_AMOUNT) or (
         props.rating is not None and not -32768 <= props.rating <= 32767
     ):
         raise Unusual
