@@ -270,10 +270,10 @@ def test_profiles_from_config():
         ({"profiles": {"x": {"columns": [["A", "email"]]}}}, "unknown field 'email'"),
         ({"profiles": {"x": {"columns": [["A"]]}}}, "postal.profiles.x.columns[0]"),
         ({"profiles": {"x": {"delimiter": ";;"}}}, "postal.profiles.x.delimiter"),
-        ({"profiles": {"x": {"colums": []}}}, "unknown keys in postal.profiles.x"),
+        ({"profiles": {"x": {"colums": []}}}, "unknown key postal.profiles.x.colums; did you mean"),
         ({"profile": "nope"}, "postal.profile is 'nope'"),
         ({"min_pieces": -1}, "postal.min_pieces"),
-        ({"profil": "x"}, "unknown keys in postal"),
+        ({"profil": "x"}, "unknown key postal.profil; did you mean 'profile'?"),
         (
             {
                 "profiles": {

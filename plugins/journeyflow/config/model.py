@@ -66,7 +66,8 @@ class Campaign:
 class SenderConfig:
     from_address: str = "Lichtblick Fotoversand <news@lichtblick.example>"
     batch_size: int = 200
-    connections: int = 2  # SMTP connections (and workers) per campaign
+    connections: int = 2  # SMTP connections (and workers) per campaign and shard
+    shards: int = 1  # send tasks per campaign (mapped): N Celery workers send one campaign
     rate_per_second: float = 0.0  # 0: as fast as the server accepts
     retries: int = 3  # per message and run, for 4xx answers and lost connections
     backoff_seconds: float = 2.0  # doubles per retry
@@ -151,6 +152,8 @@ class PostalConfig:
 class RunConfig:
     """``run:``: bounds of one nightly run."""
 
+    task_retries: int = 2  # a failed task is tried again this often under the scheduler ...
+    retry_delay_minutes: float = 5.0  # ... this long after it failed
     task_timeout_minutes: float = 120.0  # execution_timeout of every task ...
     task_timeouts: dict[str, float] = field(default_factory=dict)  # ... or of these task ids
     lock_wait_minutes: float = 30.0  # a second run of the same date waits this long, then fails

@@ -15,14 +15,17 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
+PACKED_DIR = PACKAGE_DIR / "project"  # the copy inside an installed wheel
+
+
 def _project_dir() -> Path:
     configured = os.environ.get("JOURNEYFLOW_PROJECT")
     if configured:
         return Path(configured).resolve()
-    checkout = PACKAGE_DIR.parents[1]
-    if PACKAGE_DIR.parent.name == "plugins" and (checkout / "sql" / "schema").is_dir():
+    checkout = PACKAGE_DIR.parents[1]  # <checkout>/plugins/journeyflow
+    if (checkout / "sql" / "schema").is_dir() and (checkout / "journeyflow.yaml").is_file():
         return checkout
-    return PACKAGE_DIR / "project"
+    return PACKED_DIR
 
 
 PROJECT_DIR = _project_dir()
@@ -36,10 +39,21 @@ def config_path() -> Path:
     return Path(os.environ.get("JOURNEYFLOW_CONFIG") or PROJECT_DIR / "journeyflow.yaml")
 
 
+def missing_project() -> str | None:
+    """Why the project files cannot be found (a package copied without them), or None."""
+    if (SQL_DIR / "schema").is_dir():
+        return None
+    return (
+        f"the project files of journeyflow (sql/, email_templates/, journeyflow.yaml) are not in "
+        f"{PROJECT_DIR}: install the built wheel (it carries them), or set JOURNEYFLOW_PROJECT "
+        "to a folder that has them (a checkout of the repository)"
+    )
+
+
 def home() -> Path:
     """The folder for local state: ``$JOURNEYFLOW_HOME``, else ``.journeyflow`` in the project
-    folder (or, for the copy packed into the wheel, in the current folder)."""
-    default = PROJECT_DIR if PROJECT_DIR != PACKAGE_DIR / "project" else Path.cwd()
+    folder (or in the home folder for an installed wheel, the same for every process)."""
+    default = PROJECT_DIR if PROJECT_DIR != PACKED_DIR else Path.home()
     path = Path(os.environ.get("JOURNEYFLOW_HOME") or default / ".journeyflow").resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path

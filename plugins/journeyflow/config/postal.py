@@ -24,11 +24,10 @@ from journeyflow.config.model import (
     DEFAULT_COLUMNS,
     DEFAULT_MIN_PIECES,
     DEFAULT_PROFILE,
-    ConfigError,
     PostalConfig,
     VendorProfile,
 )
-from journeyflow.config.paths import config_path
+from journeyflow.config.validate import Section, fail, listing, mapping, suggestion, text
 
 #: Fields a column may take its value from: the contact's address fields and the action code.
 FIELDS = (
@@ -39,8 +38,8 @@ FIELDS = (
 #: Canonical names of the allowed encodings, keyed by Python's codec name.
 ENCODINGS = {"utf-8": "utf-8", "iso8859-1": "iso-8859-1", "cp1252": "windows-1252"}
 
-_POSTAL_KEYS = {"profile", "min_pieces", "profiles", "action_codes"}
-_PROFILE_KEYS = {"delimiter", "encoding", "columns", "line_terminator", "min_pieces"}
+POSTAL_KEYS = ("profile", "min_pieces", "action_codes", "profiles")
+PROFILE_KEYS = ("delimiter", "encoding", "columns", "line_terminator", "min_pieces")
 
 
 def canonical_encoding(name: Any, where: str = "postal encoding") -> str:
@@ -50,136 +49,99 @@ def canonical_encoding(name: Any, where: str = "postal encoding") -> str:
         codec = codecs.lookup(str(name)).name
     except LookupError:
         codec = None
-    if codec not in ENCODINGS:
-        raise ConfigError(f"{config_path()}: {where} is {name!r}; use {allowed}")
+    if codec not in ENCODINGS or not isinstance(name, str):
+        fail(f"{where} is {name!r}; use {allowed}")
     return ENCODINGS[codec]
 
 
-def _min_pieces(value: Any, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(
-            f"{config_path()}: {where} must be a whole number of pieces (0 or more), got {value!r}"
-        )
-    return value
-
-
-def _profile(name: str, spec: Any, min_pieces: int) -> VendorProfile:
-    where = f"postal.profiles.{name}"
-    if not isinstance(spec, dict):
-        raise ConfigError(
-            f"{config_path()}: {where} must be a mapping with delimiter, encoding and columns"
-        )
-    unknown = set(spec) - _PROFILE_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{config_path()}: unknown keys in {where}: {sorted(unknown)}; "
-            f"known: {', '.join(sorted(_PROFILE_KEYS))}"
-        )
-    delimiter = spec.get("delimiter", ";")
-    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"'\r\n":
-        raise ConfigError(
-            f"{config_path()}: {where}.delimiter must be one character other than a quote "
-            f'or newline (e.g. ";", "," or "\\t"), got {delimiter!r}'
-        )
-    encoding = canonical_encoding(spec.get("encoding", "utf-8"), f"{where}.encoding")
-    terminator = spec.get("line_terminator", "\r\n")
-    if terminator not in ("\r\n", "\n"):
-        raise ConfigError(
-            f'{config_path()}: {where}.line_terminator must be "\\r\\n" or "\\n", '
-            f"got {terminator!r}"
-        )
-    columns = spec.get("columns", [list(c) for c in DEFAULT_COLUMNS])
-    if not isinstance(columns, list) or not columns:
-        raise ConfigError(
-            f"{config_path()}: {where}.columns must be a non-empty list of [header, field] "
-            f"pairs, e.g. [[Kundennummer, contact_id], [PLZ, postal_code]]"
-        )
+def _columns(section: Section) -> list[tuple[str, str]]:
+    where = section.where("columns")
+    example = "[[Kundennummer, contact_id], [PLZ, postal_code]]"
+    if "columns" not in section:
+        return list(DEFAULT_COLUMNS)
+    value = section.get("columns")
+    if not isinstance(value, list) or not value:
+        fail(f"{where} must be a non-empty list of [header, field] pairs, e.g. {example}")
     parsed: list[tuple[str, str]] = []
-    for i, column in enumerate(columns):
+    for i, column in enumerate(listing(value, where, example, min_len=1)):
         if (
             not isinstance(column, list | tuple)
             or len(column) != 2
-            or not all(isinstance(part, str) and part for part in column)
+            or not all(isinstance(part, str) and part.strip() for part in column)
         ):
-            raise ConfigError(
-                f"{config_path()}: {where}.columns[{i}] must be a [header, field] pair of "
-                f"strings, got {column!r}"
-            )
+            fail(f"{where}[{i}] must be a [header, field] pair of strings, got {column!r}")
         header, source = column
         if source not in FIELDS:
-            raise ConfigError(
-                f"{config_path()}: {where}.columns[{i}] uses unknown field {source!r}; "
-                f"known fields: {', '.join(FIELDS)}"
-            )
+            guess = suggestion(source, FIELDS)
+            hint = f"did you mean '{guess}'? " if guess else ""
+            fail(f"{where}[{i}] uses unknown field {source!r}; {hint}known fields: "
+                 f"{', '.join(FIELDS)}")  # fmt: skip
         parsed.append((header, source))
     headers = [h for h, _ in parsed]
     if len(set(headers)) != len(headers):
-        raise ConfigError(f"{config_path()}: {where}.columns repeats a header: {headers}")
-    for header in headers:
+        fail(f"{where} repeats a header: {headers}")
+    return parsed
+
+
+def _profile(name: str, spec: Any, min_pieces: int) -> VendorProfile:
+    section = Section(spec, f"postal.profiles.{name}", PROFILE_KEYS,
+                      "delimiter, encoding, columns, line_terminator and min_pieces")  # fmt: skip
+    delimiter = section.get("delimiter", ";")
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"'\r\n":
+        fail(
+            f"{section.where('delimiter')} must be one character other than a quote "
+            f'or newline (e.g. ";", "," or "\\t"), got {delimiter!r}'
+        )
+    encoding = canonical_encoding(section.get("encoding", "utf-8"), section.where("encoding"))
+    terminator = section.get("line_terminator", "\r\n")
+    if terminator not in ("\r\n", "\n"):
+        fail(f'{section.where("line_terminator")} must be "\\r\\n" or "\\n", got {terminator!r}')
+    columns = _columns(section)
+    for header, _ in columns:
         try:
             header.encode(encoding)
         except UnicodeEncodeError:
-            raise ConfigError(
-                f"{config_path()}: {where}.columns header {header!r} cannot be written in "
-                f"{encoding}"
-            ) from None
-    pieces = spec.get("min_pieces", min_pieces)
+            fail(f"{section.where('columns')} header {header!r} cannot be written in {encoding}")
     return VendorProfile(
         name=name,
         delimiter=delimiter,
         encoding=encoding,
-        columns=parsed,
+        columns=columns,
         line_terminator=terminator,
-        min_pieces=_min_pieces(pieces, f"{where}.min_pieces"),
+        min_pieces=section.whole("min_pieces", min_pieces, at_least=0),
     )
 
 
-def _postal_section(raw: dict[str, Any]) -> dict[str, Any]:
-    section = raw.get("postal") or {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"{config_path()}: postal must be a mapping (profile, profiles, ...)")
-    unknown = set(section) - _POSTAL_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{config_path()}: unknown keys in postal: {sorted(unknown)}; "
-            f"known: {', '.join(sorted(_POSTAL_KEYS))}"
+def read_postal(value: Any) -> PostalConfig:
+    """The ``postal`` section's value: every profile, the active one and the action codes."""
+    section = Section(value, "postal", POSTAL_KEYS)
+    min_pieces = section.whole("min_pieces", DEFAULT_MIN_PIECES, at_least=0)
+    profiles = {DEFAULT_PROFILE: VendorProfile(name=DEFAULT_PROFILE, min_pieces=min_pieces)}
+    configured = section.mapping("profiles", "profile names to their settings", {})
+    for name, spec in configured.items():
+        profiles[name] = _profile(name, spec, min_pieces)
+    name = section.get("profile", DEFAULT_PROFILE)
+    if not isinstance(name, str) or name not in profiles:
+        guess = suggestion(name, profiles) if isinstance(name, str) else None
+        hint = f"did you mean '{guess}'? " if guess else ""
+        fail(
+            f"postal.profile is {name!r}, which is not a profile; {hint}define it under "
+            f"postal.profiles or use one of: {', '.join(sorted(profiles))}"
         )
-    return section
+    where = section.where("action_codes")
+    codes = section.mapping("action_codes", "campaign names to codes, e.g. {win_back: WB2026}", {})
+    return PostalConfig(
+        profile=profiles[name],
+        profiles=profiles,
+        action_codes={k: text(v, f"{where}.{k}", "WB2026") for k, v in codes.items()},
+    )
+
+
+def parse_postal(raw: dict[str, Any]) -> PostalConfig:
+    """The ``postal`` section of a whole config mapping (defaults when it has none)."""
+    return read_postal(mapping(raw, "the top level", "sections").get("postal", {}))
 
 
 def profiles_from_config(raw: dict[str, Any]) -> dict[str, VendorProfile]:
     """All vendor profiles: the built-in ``default`` plus those under ``postal.profiles``."""
-    section = _postal_section(raw)
-    min_pieces = _min_pieces(section.get("min_pieces", DEFAULT_MIN_PIECES), "postal.min_pieces")
-    profiles = {DEFAULT_PROFILE: VendorProfile(name=DEFAULT_PROFILE, min_pieces=min_pieces)}
-    configured = section.get("profiles") or {}
-    if not isinstance(configured, dict):
-        raise ConfigError(
-            f"{config_path()}: postal.profiles must be a mapping of profile name to settings"
-        )
-    for name, spec in configured.items():
-        profiles[str(name)] = _profile(str(name), spec, min_pieces)
-    return profiles
-
-
-def parse_postal(raw: dict[str, Any]) -> PostalConfig:
-    """The ``postal`` section: every profile, the active one and the action codes."""
-    profiles = profiles_from_config(raw)
-    section = _postal_section(raw)
-    name = section.get("profile", DEFAULT_PROFILE)
-    if name not in profiles:
-        raise ConfigError(
-            f"{config_path()}: postal.profile is {name!r}, which is not a profile; "
-            f"define it under postal.profiles or use one of: {', '.join(sorted(profiles))}"
-        )
-    codes = section.get("action_codes") or {}
-    if not isinstance(codes, dict):
-        raise ConfigError(
-            f"{config_path()}: postal.action_codes must map campaign names to codes, "
-            f"e.g. {{win_back: WB2026}}"
-        )
-    return PostalConfig(
-        profile=profiles[name],
-        profiles=profiles,
-        action_codes={str(k): str(v) for k, v in codes.items()},
-    )
+    return parse_postal(raw).profiles
