@@ -5,7 +5,7 @@ export JOURNEYFLOW_HOME ?= $(CURDIR)/.journeyflow
 export UV_LINK_MODE ?= copy
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test lint up stop bench bench-big clean
+.PHONY: setup demo test test-fast lint up stop bench bench-big clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -15,21 +15,24 @@ setup: $(UV)
 	$(UV) sync --frozen
 
 demo: setup
-	$(RUN) journeyflow demo
+	JOURNEYFLOW_MODE=local $(RUN) journeyflow demo
 
 test: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) pytest
 
+test-fast: setup
+	$(RUN) pytest -m "not slow"
+
 lint: setup
 	$(RUN) ruff check . && $(RUN) ruff format --check .
 
 up: setup
-	$(RUN) journeyflow up
+	JOURNEYFLOW_MODE=local $(RUN) journeyflow up
 
 stop: setup
-	$(RUN) journeyflow stop-db
+	$(RUN) journeyflow stop
 
 bench: setup
 	$(RUN) python bench/extract_load.py --contacts 100000

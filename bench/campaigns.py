@@ -79,7 +79,7 @@ def main() -> None:
 
         from journeyflow import campaigns, lifecycle, warehouse
         from journeyflow.email import sender
-        from journeyflow.local import airflow as airflow_env
+        from journeyflow.local import airflow_home as airflow_env
 
         airflow_env.configure()
         lifecycle.score(D)

@@ -6,14 +6,23 @@ it pulls contacts and events from the shop/CRM (`journeyflow_source`), stages th
 (`journeyflow_db`) and merges them into the core tables. All rules see the world as of the cut-off
 T = start of D+1; re-running D changes nothing.
 
-**Main flow:** `migrate` → `extract_contacts` / `extract_events` → `load` → `quality_gate`
-→ `merge` → `score` → `assign_phases` → `report` → `decide_campaigns` (every candidate gets a
-decision; queued emails are rendered into the outbox) → `choose_campaigns` → one task group per
-campaign with messages waiting (`<campaign>.send`, `win_back.export_postal`; the others show as
-skipped) → `campaigns_done` → `summarize`.
+**Main flow:** `check_connections` → `migrate` → `extract_contacts` / `extract_events` → `load`
+→ `quality_gate` → `merge` → `score` → `assign_phases` → `report` → `decide_campaigns` (every
+candidate gets a decision; queued emails are rendered into the outbox) → `choose_campaigns` → one
+task group per campaign with messages waiting (`<campaign>.send`, `win_back.export_postal`; the
+others show as skipped) → `campaigns_done` → `summarize` → `needs_attention` (fails, with the
+next step, when messages or mailings are left in doubt: the run ends red although all else worked).
 When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothing after it runs.
 
 #### Triage for the person on call
+- **check_connections failed "connection ... is not defined"**: a connection is missing; the
+  message names it and shows how to set it. Nothing was changed. Add it, then clear the task.
+- **check_connections failed "the unsubscribe links would point at ..."**: set the host of
+  `journeyflow_unsubscribe` to the public https URL of the unsubscribe endpoint.
+- **any task failed "another run is working"**: a second run (the CLI, a manual run) held the
+  run lock longer than `run.lock_wait_minutes`; nothing was changed. Clear the task when it ends.
+- **a task failed with a timeout**: it ran longer than `run.task_timeout_minutes` (or its
+  `run.task_timeouts` entry). Every step is a transaction or idempotent: clear it.
 - **extract_* failed with HTTP 401/403**: the bearer token (password of `journeyflow_source`) is
   wrong or expired. Fix the connection, then *Clear* the failed task.
 - **extract_* failed after retries (429/5xx/timeouts)**: the source is down or throttling. Nothing
@@ -39,9 +48,10 @@ When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothi
 - **`<campaign>.send` failed "refused 3 messages in a row" or "refuses to send for us"**: the
   mail server refuses relaying, a quota is used up, or the sender address or login is wrong.
   Nobody was suppressed and the messages are still queued; fix it or wait, then clear the task.
-- **Messages "in doubt"** (warning in `<campaign>.send`): a sender died between the server's
+- **needs_attention failed / messages "in doubt"**: a sender died between the server's
   acceptance and recording it. Look the Message-ID up in the mail server log, then
-  `journeyflow outbox --date D --id N --resolve sent` (or `--resolve resend`).
+  `journeyflow outbox --date D --id N --resolve sent` (or `--resolve resend`). The message of
+  `needs_attention` lists each case with its command.
 - **`win_back.export_postal` failed delivering** (drop or SFTP down): the mailing is built and
   recorded; clear the task later, or let the next night's export deliver it. The same bytes go
   out, once.
@@ -57,13 +67,20 @@ When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import CronDataIntervalTimetable, Label, chain, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Label, chain, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from journeyflow.tasks import campaign_groups, on_run_failure, run_date
+from journeyflow.tasks import (
+    apply_timeouts,
+    campaign_groups,
+    default_args,
+    on_run_failure,
+    run_date,
+    step_of_run,
+)
 
 TAGS = ["journeyflow", "lifecycle-marketing", "nightly"]
 
@@ -76,41 +93,54 @@ TAGS = ["journeyflow", "lifecycle-marketing", "nightly"]
     max_active_runs=1,
     tags=TAGS,
     doc_md=__doc__,
-    default_args={"owner": "marketing-data", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args=default_args(),
     on_failure_callback=on_run_failure,
 )
 def journeyflow_nightly():
     @task
+    def check_connections() -> list[str]:
+        from journeyflow import preflight
+
+        return preflight.check_run()
+
+    @task
     def migrate() -> list[str]:
+        from airflow.sdk import get_current_context
+
         from journeyflow import migrate, runlog
 
-        applied = migrate.migrate()
-        runlog.start_run(run_date(), get_current_context()["run_id"])
+        with step_of_run() as d:
+            applied = migrate.migrate()
+            runlog.start_run(d, get_current_context()["run_id"])
         return applied
 
     @task
     def extract_contacts() -> dict:
         from journeyflow import ingest
 
-        return ingest.extract("contacts", run_date()).as_dict()
+        with step_of_run() as d:
+            return ingest.extract("contacts", d).as_dict()
 
     @task
     def extract_events() -> dict:
         from journeyflow import ingest
 
-        return ingest.extract("events", run_date()).as_dict()
+        with step_of_run() as d:
+            return ingest.extract("events", d).as_dict()
 
     @task
     def load() -> dict:
         from journeyflow import ingest
 
-        return ingest.load(run_date()).as_dict()
+        with step_of_run() as d:
+            return ingest.load(d).as_dict()
 
     @task.branch
     def quality_gate() -> str:
         from journeyflow.quality import gate
 
-        return "merge" if gate.validate(run_date()).passed else "quality_gate_failed"
+        with step_of_run() as d:
+            return "merge" if gate.validate(d).passed else "quality_gate_failed"
 
     @task
     def quality_gate_failed() -> None:
@@ -123,31 +153,36 @@ def journeyflow_nightly():
     def merge() -> dict:
         from journeyflow import ingest
 
-        return ingest.merge(run_date()).as_dict()
+        with step_of_run() as d:
+            return ingest.merge(d).as_dict()
 
     @task
     def score() -> dict:
         from journeyflow import lifecycle
 
-        return lifecycle.score(run_date()).as_dict()
+        with step_of_run() as d:
+            return lifecycle.score(d).as_dict()
 
     @task
     def assign_phases() -> dict:
         from journeyflow import lifecycle
 
-        return lifecycle.assign_phases(run_date()).as_dict()
+        with step_of_run() as d:
+            return lifecycle.assign_phases(d).as_dict()
 
     @task
     def report() -> dict:
         from journeyflow import lifecycle
 
-        return lifecycle.report(run_date()).as_dict()
+        with step_of_run() as d:
+            return lifecycle.report(d).as_dict()
 
     @task
     def decide_campaigns() -> dict:
         from journeyflow import campaigns
 
-        return campaigns.decide(run_date()).as_dict()
+        with step_of_run() as d:
+            return campaigns.decide(d).as_dict()
 
     @task.branch
     def choose_campaigns() -> list[str]:
@@ -159,18 +194,29 @@ def journeyflow_nightly():
     def summarize() -> dict:
         from journeyflow import runlog, summary
 
-        runlog.finish_run(run_date(), "success")
-        return summary.summary(run_date())
+        d = run_date()
+        lines = summary.attention()
+        runlog.finish_run(d, "warning" if lines else "success", "; ".join(lines) or None)
+        return summary.summary(d)
+
+    @task(retries=0, on_failure_callback=[])
+    def needs_attention() -> None:
+        from journeyflow import summary
+
+        lines = summary.attention()
+        if lines:
+            raise AirflowFailException("needs a person: " + " | ".join(lines))
 
     # main flow: in, checked, merged, placed on the journey, then the campaigns with work
     gate = quality_gate()
-    chain(migrate(), [extract_contacts(), extract_events()], load(), gate)
+    chain(check_connections(), migrate(), [extract_contacts(), extract_events()], load(), gate)
     gate >> Label("critical check failed") >> quality_gate_failed()
     chooser = choose_campaigns()
     merged = gate >> Label("passed") >> merge()
     chain(merged, score(), assign_phases(), report(), decide_campaigns(), chooser)
     done = EmptyOperator(task_id="campaigns_done", trigger_rule="none_failed_min_one_success")
-    chooser >> [*campaign_groups(), EmptyOperator(task_id="no_campaigns")] >> done >> summarize()
+    chooser >> [*campaign_groups(), EmptyOperator(task_id="no_campaigns")] >> done
+    done >> summarize() >> needs_attention()
 
 
-dag = journeyflow_nightly()
+dag = apply_timeouts(journeyflow_nightly())

@@ -18,13 +18,16 @@ import yaml
 _HOME = Path(tempfile.mkdtemp(prefix="jf-test-"))
 atexit.register(shutil.rmtree, _HOME, ignore_errors=True)  # also what stopping leaves behind
 os.environ["JOURNEYFLOW_HOME"] = str(_HOME)
+os.environ["JOURNEYFLOW_MODE"] = (
+    "local"  # the tests ask for local mode; tests of production unset it
+)
 os.environ.pop("XDG_RUNTIME_DIR", None)
 for _var in [v for v in os.environ if v.startswith("AIRFLOW_CONN_JOURNEYFLOW")]:
     del os.environ[_var]
 os.environ.pop("AIRFLOW_HOME", None)
 
 from journeyflow import config as settings  # noqa: E402
-from journeyflow.local import airflow as airflow_env  # noqa: E402
+from journeyflow.local import airflow_home as airflow_env  # noqa: E402
 
 airflow_env.configure()
 
@@ -136,3 +139,33 @@ def smtp(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", smtp_connection(port))
     yield sink
     controller.stop()
+
+
+@pytest.fixture
+def cast(world):
+    """One contact per campaign audience, plus the ones that must be left out."""
+    from datetime import timedelta
+
+    from tests.campaign_world import subscribed_customer
+    from tests.world import DAY, T, customer
+
+    w = world
+    c = {
+        "welcome": w.subscriber(T - 5 * 3600 * timedelta(seconds=1)),  # confirmed on D
+        "tripwire": w.subscriber(T - 20 * DAY),
+        "onboarding": subscribed_customer(w, T - 30 * 3600 * timedelta(seconds=1)),  # D-1
+        "upsell": subscribed_customer(w, T - 60 * DAY),
+        "upsell_bad_payer": subscribed_customer(w, T - 60 * DAY),
+        "upsell_no_consent": customer(w, T - 60 * DAY),
+        "testimonial": subscribed_customer(w, T - 200 * DAY, T - 20 * DAY),
+        "win_back_email": subscribed_customer(w, T - 400 * DAY, T - 200 * DAY),
+        "win_back_postal": customer(w, T - 400 * DAY, T - 200 * DAY),
+        "win_back_bad_reviewer": subscribed_customer(w, T - 400 * DAY, T - 200 * DAY),
+        "awareness": w.contact(),
+    }
+    w.event(c["upsell_bad_payer"], "payment_overdue", T - 10 * DAY)
+    for _ in range(2):
+        w.event(c["testimonial"], "purchase", T - 100 * DAY)
+    w.event(c["testimonial"], "review", T - 19 * DAY, rating=5)
+    w.event(c["win_back_bad_reviewer"], "review", T - 300 * DAY, rating=1)
+    return c

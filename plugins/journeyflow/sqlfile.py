@@ -24,7 +24,8 @@ def read(name: str) -> str:
     try:
         return path.read_text(encoding="utf-8").strip().rstrip(";")
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: a SQL file of journeyflow is missing") from None
+        why = paths.missing_project() or "restore it from the release"
+        raise FileNotFoundError(f"{path}: a SQL file of journeyflow is missing; {why}") from None
 
 
 @cache

@@ -56,5 +56,3 @@ CAPPED = _values(Status.SENT, Status.EXPORTED, Status.IN_DOUBT, Status.QUEUED, S
 REPEAT = (*CAPPED, Status.HOUSEHOLD.value)
 #: handed out: a rerun of the run date keeps them
 OUT = tuple(s for s in CAPPED if s != Status.QUEUED)
-#: what went out, by email or by post (the send log)
-DELIVERED = _values(Status.SENT, Status.EXPORTED)

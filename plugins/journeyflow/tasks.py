@@ -1,4 +1,5 @@
-"""Airflow glue for ``journeyflow_nightly``: the run date, the campaign task groups, callbacks.
+"""Airflow glue for ``journeyflow_nightly``: the run date, the run lock, the campaign task groups,
+timeouts and callbacks.
 
 Light at import (the DAG file imports it while the scheduler parses): every journeyflow module
 that does the work is imported inside the task that needs it.
@@ -7,7 +8,9 @@ that does the work is imported inside the task that needs it.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -27,23 +30,84 @@ def run_date(context: dict[str, Any] | None = None) -> date:
     return logical.astimezone(load_config().tz).date()
 
 
+@contextmanager
+def step_of_run() -> Iterator[date]:
+    """D of the running task, while the task shares the run lock with the other tasks (a CLI
+    run, which holds it alone, is waited for up to ``run.lock_wait_minutes``, then the task
+    fails naming it)."""
+    from airflow.sdk import get_current_context
+
+    from journeyflow.config import load_config
+    from journeyflow.runlog import run_lock
+
+    context = get_current_context()
+    d = run_date(context)
+    who = f"task {context['ti'].task_id} of"
+    with run_lock(d, load_config().run.lock_wait_minutes, shared=True, who=who):
+        yield d
+
+
+def default_args() -> dict[str, Any]:
+    """Owner, retries (``run.task_retries``, ``run.retry_delay_minutes``) and the failure
+    callback of every task."""
+    from journeyflow.config import load_config
+
+    run = load_config().run
+    return {
+        "owner": "marketing-data",
+        "retries": run.task_retries,
+        "retry_delay": timedelta(minutes=run.retry_delay_minutes),
+        "on_failure_callback": on_task_failure,
+    }
+
+
+def apply_timeouts(dag: Any) -> Any:
+    """Every task gets ``run.task_timeout_minutes`` (or its own ``run.task_timeouts``)."""
+    from journeyflow.config import ConfigError, config_path, load_config
+
+    run = load_config().run
+    unknown = sorted(set(run.task_timeouts) - set(dag.task_ids))
+    if unknown:
+        raise ConfigError(
+            f"{config_path()}: run.task_timeouts names {', '.join(unknown)}, which "
+            f"{'is not a task' if len(unknown) == 1 else 'are not tasks'} of {dag.dag_id}; "
+            f"its tasks: {', '.join(sorted(dag.task_ids))}"
+        )
+    for task in dag.tasks:
+        task.execution_timeout = timedelta(minutes=run.timeout_minutes(task.task_id))
+    return dag
+
+
+def on_task_failure(context: dict[str, Any]) -> None:
+    """A task failed for good: the run failed at that step, with its error (never raises)."""
+    try:
+        from journeyflow.email.transport import scrub
+        from journeyflow.runlog import fail_step
+
+        ti = context.get("ti") or context.get("task_instance")
+        error = context.get("exception") or "failed"
+        fail_step(run_date(context), ti.task_id if ti else "a task", scrub(str(error)))
+    except Exception:  # a callback must not hide the original failure
+        log.exception("could not record the failed step")
+
+
 def on_run_failure(context: dict[str, Any]) -> None:
     """DAG failure callback: mark D failed in pipeline_runs (best effort, never raises)."""
     try:
-        from journeyflow.runlog import finish_run
+        from journeyflow.runlog import fail_run
 
-        ti = context.get("ti") or context.get("task_instance")
-        reason = f"task {ti.task_id} failed" if ti else "run failed"
-        finish_run(run_date(context), "failed", reason)
+        fail_run(run_date(context), str(context.get("reason") or "run failed"))
     except Exception:  # a callback must not hide the original failure
         log.exception("could not record the failed run")
 
 
-def send_campaign(campaign: str) -> dict:
-    """``<campaign>.send``: send the campaign's queued emails (run dates up to D)."""
+def send_campaign(campaign: str, shard: int) -> dict:
+    """``<campaign>.send`` (mapped over ``sender.shards``): shard ``shard`` sends the campaign's
+    queued emails (run dates up to D) beside the other shards."""
     from journeyflow.email.sender import send
 
-    return send(campaign, run_date()).as_dict()
+    with step_of_run() as d:
+        return send(campaign, d, shard).as_dict()
 
 
 def export_postal(campaign: str) -> dict:
@@ -52,23 +116,28 @@ def export_postal(campaign: str) -> dict:
 
     from journeyflow.postal.export import export_mailing
 
-    context = get_current_context()
-    return export_mailing(run_date(context), campaign, context["run_id"])
+    with step_of_run() as d:
+        return export_mailing(d, campaign, get_current_context()["run_id"])
 
 
-def campaign_groups() -> list:
-    """One task group per campaign of ``campaigns.list``: ``send`` for email, ``export_postal``
-    for letters. ``choose_campaigns`` picks the groups with work."""
+def campaign_groups(only: list[str] | None = None) -> list:
+    """One task group per campaign of ``campaigns.list`` (or of ``only``): ``send`` for email,
+    mapped over ``sender.shards``, and ``export_postal`` for letters. ``choose_campaigns`` picks
+    the groups with work."""
     from airflow.sdk import TaskGroup, task
 
     from journeyflow.config import load_config
     from journeyflow.states import Channel
 
+    cfg = load_config().campaigns
+    shards = list(range(cfg.sender.shards))
     groups = []
-    for spec in load_config().campaigns.campaigns:
+    for spec in cfg.campaigns:
+        if only is not None and spec.name not in only:
+            continue
         with TaskGroup(group_id=spec.name, tooltip=f"campaign {spec.name}") as group:
             if Channel.EMAIL in spec.channels:
-                task(task_id="send")(send_campaign)(spec.name)
+                task(task_id="send")(send_campaign).partial(campaign=spec.name).expand(shard=shards)
             if Channel.POSTAL in spec.channels:
                 task(task_id="export_postal")(export_postal)(spec.name)
         groups.append(group)

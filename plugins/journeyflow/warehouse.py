@@ -1,7 +1,7 @@
 """The warehouse: the PostgreSQL of connection ``journeyflow_db``.
 
-One engine per process; sessions run in the configured timezone. Without the connection, the
-embedded PostgreSQL of local mode (``journeyflow.local.embedded``) is used.
+One engine per process; sessions run in the configured timezone. Without the connection, local
+mode uses the embedded PostgreSQL (``journeyflow.local.embedded``); production fails.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
 from journeyflow.config import load_config
-from journeyflow.connections import get_connection
+from journeyflow.connections import require
 
 CONN_ID = "journeyflow_db"
 
 
 def database_url() -> URL:
-    """SQLAlchemy URL of the warehouse: ``journeyflow_db`` if defined, else the embedded one."""
-    conn = get_connection(CONN_ID)
+    """SQLAlchemy URL of the warehouse: ``journeyflow_db``; in local mode without it, the
+    embedded PostgreSQL (started if needed)."""
+    conn = require(CONN_ID)
     if conn is None:
         from journeyflow.local import embedded
 
@@ -60,6 +61,14 @@ def engine() -> Engine:
         hide_parameters=True,  # errors must not carry names, addresses or rendered mail
         connect_args={"options": f"-c timezone={tz}"},
     )
+
+
+def reset() -> None:
+    """Close this process's engine, if it has one; the next use connects anew (after the
+    connection or the mode changed)."""
+    if engine.cache_info().currsize:
+        engine().dispose()
+    engine.cache_clear()
 
 
 @contextmanager

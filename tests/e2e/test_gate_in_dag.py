@@ -30,7 +30,7 @@ def event(i: int, contact_id: str) -> dict:
 
 @pytest.fixture
 def nightly(airflow_db, db, httpserver, monkeypatch):
-    from journeyflow.local import airflow as airflow_env
+    from journeyflow.local import airflow_home as airflow_env
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_JOURNEYFLOW_SOURCE",

@@ -15,7 +15,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 @pytest.fixture
 def nightly(airflow_db, db, monkeypatch):
-    from journeyflow.local import airflow as airflow_env
+    from journeyflow.local import airflow_home as airflow_env
 
     monkeypatch.setenv("JOURNEYFLOW_DEMO_CONTACTS", "800")
     dag = airflow_env.load_dag()

@@ -13,7 +13,7 @@ from journeyflow import campaigns
 from journeyflow.email import sender
 from journeyflow.email.admin import resolve
 from journeyflow.email.claims import SenderDb
-from tests.campaigns.test_campaigns import outbox_rows
+from tests.campaign_world import outbox_rows
 from tests.world import DAY, D, T
 
 MESSAGES = 120
@@ -68,7 +68,7 @@ def test_killed_sender_then_rerun_delivers_every_message_once(db, world, smtp, c
 
 
 def test_a_sender_that_lost_its_lock_cannot_send_what_the_next_one_took_over(
-    db, world, smtp, config
+    db, world, smtp, config, caplog
 ):
     for _ in range(6):
         world.subscriber(T - 20 * DAY)  # tripwire_offer
@@ -94,5 +94,7 @@ def test_a_sender_that_lost_its_lock_cannot_send_what_the_next_one_took_over(
         assert not any(a_db.mark_sending(oid, "sender-a") for oid in claimed)
     finally:
         a_db.close()
+    lost = [r for r in caplog.records if "claim lost to another sender" in r.getMessage()]
+    assert len(lost) == 6
     assert sorted(Counter(smtp.message_ids()).values()) == [1] * 6
     assert {r["status"] for r in outbox_rows(db)} == {"sent"}

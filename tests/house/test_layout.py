@@ -110,9 +110,8 @@ def test_no_private_name_is_used_from_another_module():
 
 
 def named_sql() -> set[str]:
-    """Every SQL file the package names: statement("x"), read("x"), pyformat("x"), ..."""
-    calls = "statement|read|pyformat|run|rows"
-    pattern = re.compile(rf"""\b(?:{calls})\(\s*f?["']([a-z_]+/[a-z_{{}}]+)["']""")
+    """Every SQL file the package names: a string literal "capability/name" in the code."""
+    pattern = re.compile(r"""["']([a-z_]+/[a-z_]+)["']""")
     names = set()
     for path in MODULES.values():
         names |= set(pattern.findall(path.read_text()))
@@ -120,14 +119,8 @@ def named_sql() -> set[str]:
 
 
 def test_every_named_sql_file_exists_and_every_fixed_one_is_used():
-    named = named_sql()
-    expanded = set()
-    for name in named:
-        if "{" in name:  # e.g. reports/{name}: every file of that folder
-            folder = name.split("/")[0]
-            expanded |= {f"{folder}/{p.stem}" for p in (paths.SQL_DIR / folder).glob("*.sql")}
-        else:
-            expanded.add(name)
+    folders = {p.name for p in paths.SQL_DIR.iterdir() if p.is_dir()}
+    expanded = {n for n in named_sql() if n.split("/")[0] in folders}
     missing = sorted(n for n in expanded if not (paths.SQL_DIR / f"{n}.sql").is_file())
     assert missing == []
     fixed = {

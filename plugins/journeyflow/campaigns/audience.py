@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from journeyflow.config import Campaign, load_config
+from journeyflow.sqlfile import statement
+from journeyflow.states import Channel
 
 
 class AudienceError(RuntimeError):
@@ -56,3 +58,12 @@ def add_candidates(conn: Connection, campaign: Campaign, priority: int, d: date)
         )
     except DBAPIError as exc:
         raise AudienceError(f"{where}: {str(exc.orig).strip().splitlines()[0]}") from exc
+    odd = conn.execute(
+        statement("decisions/unknown_channels"),
+        {"campaign": campaign.name, "known": [c.value for c in Channel]},
+    ).first()
+    if odd is not None:
+        raise AudienceError(
+            f"{where}: returns channel {odd.channel!r} for {odd.contacts} contact(s); a channel "
+            f"is {' or '.join(c.value for c in Channel)} (or null when none reaches the contact)"
+        )

@@ -26,12 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*httpx.*starlette.testclient")
     from journeyflow.campaigns import AudienceError, StaleFactsError
     from journeyflow.config import ConfigError
+    from journeyflow.connections import MissingConnection
     from journeyflow.email.render import TemplateError
     from journeyflow.email.transport import SenderError
     from journeyflow.ingest import SourceError
     from journeyflow.lifecycle import PhaseFileError
     from journeyflow.migrate import MigrationError
     from journeyflow.postal.export import PostalExportError
+    from journeyflow.runlog import RunLocked
+    from journeyflow.unsubscribe.links import UnreachableLink
 
     if getattr(args, "resolve", None) and args.date is None:
         print("journeyflow: --resolve needs --date", file=sys.stderr)
@@ -40,11 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (
         ConfigError, MigrationError, SourceError, PhaseFileError, AudienceError, TemplateError,
-        SenderError, StaleFactsError, PostalExportError,
+        SenderError, StaleFactsError, PostalExportError, MissingConnection, RunLocked,
+        UnreachableLink,
     ) as exc:  # fmt: skip
         print(f"journeyflow: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -84,6 +84,13 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         n = admin.resolve(args.date, args.resolve, args.campaign, args.id)
         print(f"{n} in-doubt message(s) of {args.date} marked {args.resolve}")
         return 0
+    if args.cancel_queued:
+        if not (args.date and args.campaign):
+            print("journeyflow: --cancel-queued needs --date and --campaign", file=sys.stderr)
+            return 2
+        n = admin.cancel_queued(args.date, args.campaign)
+        print(f"{n} queued message(s) of {args.campaign} up to {args.date} cancelled")
+        return 0
     for campaign, channel, status, n in admin.status_counts(args.date):
         print(f"  {campaign:<22}{channel:<8}{status:<11}{n:>10,}")
     doubtful = admin.in_doubt()
@@ -136,6 +143,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--id", type=int, action="append", help="only this outbox id (with --resolve)")
     p.add_argument(
         "--resolve", choices=("sent", "resend"), help="settle in-doubt messages of --date"
+    )
+    p.add_argument(
+        "--cancel-queued",
+        action="store_true",
+        help="cancel the queued emails of --campaign up to --date (the next run queues them anew)",
     )
     p.set_defaults(func=cmd_outbox)
 

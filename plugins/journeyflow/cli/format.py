@@ -44,13 +44,40 @@ def phase_lines(data: dict[str, Any]) -> list[str]:
     return [f"  {p['phase']:<14}{p['contacts']:>10,}{p['change']:>+9,}" for p in data["phases"]]
 
 
+def run_state(summary: dict[str, Any], dag_state: str) -> str:
+    """SUCCESS, WARNING (it worked, but something needs a person) or FAILED."""
+    run = summary.get("run") or {}
+    if run.get("status") == "warning" or (dag_state != "success" and summary.get("attention")):
+        return "WARNING"
+    return "SUCCESS" if dag_state == "success" else "FAILED"
+
+
+def mode_line() -> str:
+    """``local mode: ...`` naming the stand-ins in use, or ``production``."""
+    from journeyflow.connections import NEEDED, get_connection, local_mode
+
+    if not local_mode():
+        return "production mode"
+    stand_ins = [n.local_stand_in for n in NEEDED.values() if get_connection(n.conn_id) is None]
+    return "LOCAL MODE (demo): " + ("; ".join(stand_ins) or "every connection set")
+
+
 def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
     """The run summary as ``journeyflow run`` and ``make demo`` print it."""
     from journeyflow.config import home
 
+    shown = run_state(summary, state)
     lines = [
         "",
-        f"journeyflow_nightly {summary['run_date']}: {state.upper()} in {seconds:.1f}s",
+        f"journeyflow_nightly {summary['run_date']}: {shown} in {seconds:.1f}s",
+        f"  {mode_line()}",
+    ]
+    run = summary.get("run") or {}
+    if shown == "FAILED":
+        lines.append(f"  failed: {run.get('message') or 'see the task logs'}")
+    if summary.get("attention"):
+        lines += ["", "  needs a person:", *(f"  - {a}" for a in summary["attention"])]
+    lines += [
         "",
         f"  {'step':<26}{'rows in':>12}{'rows out':>12}{'quarantined':>13}{'seconds':>10}",
     ]

@@ -9,49 +9,65 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from datetime import date, datetime
 
 from journeyflow.cli.format import format_summary, parse_date, yesterday
 
+EXIT = {"SUCCESS": 0, "FAILED": 1, "WARNING": 3}
+
 
 def run_dag(run_date: date) -> tuple[str, float]:
-    """Run ``journeyflow_nightly`` for D once with ``dag.test()``; returns (state, seconds)."""
-    from journeyflow.config import load_config
-    from journeyflow.local import airflow
+    """Run ``journeyflow_nightly`` for D once with ``dag.test()``; returns (state, seconds).
 
-    airflow.ensure_metadata_db()
-    dag = airflow.load_dag()
+    The whole run holds the run lock (a second run refuses to start). Its logical date is
+    midnight of D, not the 02:00 of the schedule, so the scheduler still makes its own run of D
+    and of the dates after it."""
+    from journeyflow import preflight
+    from journeyflow.config import load_config
+    from journeyflow.local import airflow_home
+    from journeyflow.runlog import HELD_ENV, run_lock
+
+    preflight.check_run()  # a missing connection: one line now, before Airflow starts
+    airflow_home.ensure_metadata_db()
+    dag = airflow_home.load_dag()
     for task in dag.tasks:  # a person at the terminal wants the error now; the scheduler retries
         task.retries = 0
-    logical = datetime.combine(run_date, datetime.min.time().replace(hour=2)).replace(
-        tzinfo=load_config().tz
-    )
+    logical = datetime.combine(run_date, datetime.min.time()).replace(tzinfo=load_config().tz)
     started = time.perf_counter()
-    dag_run = dag.test(logical_date=logical)
+    with run_lock(run_date):
+        os.environ[HELD_ENV] = "1"
+        try:
+            dag_run = dag.test(logical_date=logical)
+        finally:
+            os.environ.pop(HELD_ENV, None)
     return str(getattr(dag_run.state, "value", dag_run.state)), time.perf_counter() - started
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from journeyflow.local import airflow
+    from journeyflow.cli.format import run_state
+    from journeyflow.local import airflow_home
     from journeyflow.summary import summary
 
-    airflow.configure()
+    airflow_home.configure(quiet=True)
     state, seconds = run_dag(args.date)
-    print(format_summary(summary(args.date), state, seconds))
-    return 0 if state == "success" else 1
+    done = summary(args.date)
+    print(format_summary(done, state, seconds))
+    return EXIT[run_state(done, state)]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Embedded DB + demo shop + one nightly run, then stop what was started."""
+    from journeyflow.cli.format import run_state
     from journeyflow.config import load_config
-    from journeyflow.local import airflow, embedded
+    from journeyflow.connections import MODE_ENV
+    from journeyflow.local import airflow_home, embedded
     from journeyflow.local.demo_source import DemoSourceServer, dataset_for, pin
     from journeyflow.summary import summary
 
-    airflow.configure()
+    os.environ[MODE_ENV] = "local"  # the demo: embedded PostgreSQL, demo shop, local outbox
+    airflow_home.configure(quiet=True)
     run_date = args.date or yesterday()
     if args.contacts:
         pin(args.contacts, run_date)
@@ -71,7 +87,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not db_was_running:
         embedded.stop()
     print(format_summary(done, state, seconds))
-    return 0 if state == "success" else 1
+    return EXIT[run_state(done, state)]
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -90,7 +106,9 @@ def cmd_demo_source(args: argparse.Namespace) -> int:
     anchor = args.anchor or yesterday()
     dataset = DemoDataset(args.contacts, anchor=anchor, seed=args.seed)
     clock = load_config().cutoff(args.clock or anchor).timestamp()
-    server = DemoSourceServer(dataset, clock=clock, token=args.token, port=args.port)
+    server = DemoSourceServer(
+        dataset, clock=clock, token=args.token, host=args.host, port=args.port
+    )
     if args.prerender:
         started = time.perf_counter()
         pages = server.prerender(args.prerender)
@@ -103,26 +121,18 @@ def cmd_demo_source(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """``airflow standalone`` on this repository: UI at http://localhost:PORT."""
-    from journeyflow.local import airflow, embedded
+    """``airflow standalone`` on this project (local mode): UI at http://localhost:PORT."""
+    from journeyflow.local import standalone
 
-    home = airflow.configure()
-    os.environ.setdefault("AIRFLOW__API__PORT", str(args.port))
-    os.environ.setdefault("AIRFLOW__API__BASE_URL", f"http://localhost:{args.port}")
-    airflow.ensure_metadata_db()
-    embedded.start()
-    print(f"Airflow UI: http://localhost:{args.port}  (user admin)")
-    print(f"password: see {home / 'simple_auth_manager_passwords.json.generated'}", flush=True)
-    bin_dir = os.path.dirname(sys.executable)  # standalone starts its parts as `airflow ...`
-    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    proc = subprocess.Popen(
-        [os.path.join(bin_dir, "airflow"), "standalone"], start_new_session=True
-    )
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        os.killpg(proc.pid, signal.SIGTERM)
-        return proc.wait()
+    return standalone.up(args.port)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """End what ``journeyflow up`` started, and the embedded PostgreSQL."""
+    from journeyflow.local import standalone
+
+    print("stopped" if standalone.stop() else "nothing was running")
+    return 0
 
 
 def cmd_stop_db(args: argparse.Namespace) -> int:
@@ -152,6 +162,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--clock", type=parse_date, help="serve what happened up to the end of this date"
     )
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--host", default="127.0.0.1", help="listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--token", help="require this bearer token")
     p.add_argument(
@@ -165,6 +176,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("up", help="start the Airflow UI locally (airflow standalone)")
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("stop", help="stop what journeyflow up started (make stop)")
+    p.set_defaults(func=cmd_stop)
 
     p = sub.add_parser("stop-db", help="stop the embedded PostgreSQL")
     p.set_defaults(func=cmd_stop_db)

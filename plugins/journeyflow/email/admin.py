@@ -7,7 +7,7 @@ from datetime import date
 from journeyflow import warehouse
 from journeyflow.sqlfile import statement
 
-OUTCOMES = ("sent", "resend")
+OUTCOMES = {"sent": "outbox/resolve_sent", "resend": "outbox/resolve_resend"}
 
 
 def resolve(
@@ -23,7 +23,7 @@ def resolve(
             statement("outbox/in_doubt_of_date"), {"d": d, "c": campaign, "ids": ids}
         ).scalars()
         settled = list(found)
-        conn.execute(statement(f"outbox/resolve_{outcome}"), {"ids": settled})
+        conn.execute(statement(OUTCOMES[outcome]), {"ids": settled})
     return len(settled)
 
 
@@ -37,3 +37,11 @@ def in_doubt() -> list[tuple]:
     """(outbox_id, run_date, campaign, step, contact_id, message_id) of every message in doubt."""
     with warehouse.transaction() as conn:
         return conn.execute(statement("outbox/in_doubt")).all()
+
+
+def cancel_queued(d: date, campaign: str) -> int:
+    """Cancel the queued emails of a campaign up to D (a later run decides them again)."""
+    with warehouse.transaction() as conn:
+        return conn.execute(
+            statement("outbox/cancel_queued"), {"d": d, "campaign": campaign}
+        ).rowcount

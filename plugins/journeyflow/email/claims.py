@@ -37,13 +37,19 @@ class SenderDb:
         self.cur.execute(pyformat(name), params)
         return self.cur.fetchall() if self.cur.description else []
 
-    def lock_campaign(self, campaign: str) -> None:
-        """Wait (up to 10 minutes) for the campaign's sender lock; the server releases it when
-        this connection closes or its process dies."""
+    def lock_shard(self, owner: str) -> None:
+        """Wait (up to 10 minutes) for the lock of sender shard ``owner`` ("<campaign>/<n>");
+        the server releases it when this connection closes or its process dies."""
         self.cur.execute("set lock_timeout = '10min'")
-        self.cur.execute(
-            "select pg_advisory_lock(hashtext(%s))", (f"journeyflow.sender:{campaign}",)
-        )
+        self.cur.execute("select pg_advisory_lock(hashtext(%s))", (_lock_name(owner),))
+
+    def try_shard(self, owner: str) -> bool:
+        """Take the lock of shard ``owner`` if nobody holds it (its sender is not running)."""
+        self.cur.execute("select pg_try_advisory_lock(hashtext(%s))", (_lock_name(owner),))
+        return bool(self.cur.fetchone()[0])
+
+    def unlock_shard(self, owner: str) -> None:
+        self.cur.execute("select pg_advisory_unlock(hashtext(%s))", (_lock_name(owner),))
 
     def claim_batch(self, worker: str, campaign: str, d: date, size: int) -> list[tuple]:
         """Claim up to ``size`` due emails of the campaign (rows other workers hold are skipped):
@@ -90,8 +96,8 @@ class SenderDb:
 
     def bounce(self, outbox_id: int, reply: str) -> None:
         """A hard bounce: the message is bounced and its address suppressed."""
-        self.run("outbox/bounce", id=outbox_id, error=f"hard bounce: {reply}"[:ERROR_LENGTH])
-        self.run("outbox/suppress_bounced", id=outbox_id, detail=reply[:ERROR_LENGTH])
+        error = f"hard bounce: {reply}"[:ERROR_LENGTH]
+        self.run("outbox/bounce", id=outbox_id, error=error, detail=reply[:ERROR_LENGTH])
 
     def flush(self) -> None:
         """Write a pending "sent" mark now (before a pause, at the end)."""
@@ -108,14 +114,31 @@ class SenderDb:
             self.raw.close()
 
 
-def recover(db: SenderDb, campaign: str) -> tuple[int, int]:
-    """After taking the campaign's lock: undo what a dead sender left, and cancel what was
+def owner(campaign: str, shard: int) -> str:
+    """The name of a sender shard, which prefixes its claims: ``<campaign>/<shard>``."""
+    return f"{campaign}/{shard}"
+
+
+def _lock_name(owner: str) -> str:
+    return f"journeyflow.sender:{owner}"
+
+
+def recover(db: SenderDb, campaign: str, shard: int) -> tuple[int, int]:
+    """After taking the shard's lock: undo what a dead sender of this shard (or of any other
+    shard whose lock is free, e.g. after ``sender.shards`` shrank) left, and cancel what was
     queued before its contact unsubscribed or bounced. Returns (released, in_doubt)."""
     cancelled = db.run("outbox/cancel_suppressed", campaign=campaign)
     if cancelled:
         log.info("%s: %d queued message(s) cancelled: suppressed since", campaign, len(cancelled))
-    released = db.run("outbox/release_claims", campaign=campaign)
-    doubtful = db.run("outbox/doubt_sending", campaign=campaign)
+    mine = owner(campaign, shard)
+    released, doubtful = [], []
+    for (other,) in db.run("outbox/claim_owners", campaign=campaign):
+        if other != mine and not db.try_shard(other):
+            continue  # that shard's sender is alive: its claims are its own
+        released += db.run("outbox/release_claims", campaign=campaign, owner=other)
+        doubtful += db.run("outbox/doubt_sending", campaign=campaign, owner=other)
+        if other != mine:
+            db.unlock_shard(other)
     if doubtful:
         log.warning(
             "%s: %d message(s) in doubt (outbox ids %s): the previous sender died after handing "

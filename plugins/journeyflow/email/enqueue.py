@@ -57,8 +57,9 @@ def enqueue(conn: Connection, d: date) -> int:
     else:  # rendering is CPU work in Python: spread it over the cores while COPY runs
         ctx = multiprocessing.get_context("spawn")
         workers = max(2, min(4, os.cpu_count() or 2))
-        with ctx.Pool(workers, _init_worker, (renderer.templates_dir, renderer.keys(),
-                                             renderer.from_address)) as pool:  # fmt: skip
+        init = (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
+                renderer.from_address)  # fmt: skip
+        with ctx.Pool(workers, _init_worker, init) as pool:
             for block in pool.imap(_render_in_worker, chunks):
                 warehouse.copy_from(conn, _COPY, io.StringIO(block))
     return new + len(rows)
@@ -88,9 +89,10 @@ def _render_chunk(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> s
 _WORKER_RENDERER: Any = None
 
 
-def _init_worker(templates_dir: Any, keys: Any, from_address: str) -> None:
+def _init_worker(templates_dir: Any, keys: Any, unsubscribe_base: str, from_address: str) -> None:
     global _WORKER_RENDERER
-    _WORKER_RENDERER = Renderer(templates_dir, keys=keys).with_sender(from_address)
+    renderer = Renderer(templates_dir, keys=keys, unsubscribe_base=unsubscribe_base)
+    _WORKER_RENDERER = renderer.with_sender(from_address)
 
 
 def _render_in_worker(chunk: tuple[date, datetime, list[tuple]]) -> str:

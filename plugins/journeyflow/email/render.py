@@ -118,7 +118,9 @@ def format_date(value: date | datetime | None, lang: str) -> str | None:
 class Renderer:
     """Renders campaign emails; templates are compiled once and kept."""
 
-    def __init__(self, templates_dir: Any = None, keys: Any = None) -> None:
+    def __init__(
+        self, templates_dir: Any = None, keys: Any = None, unsubscribe_base: str | None = None
+    ) -> None:
         self.cfg = load_config().campaigns
         self.templates_dir = templates_dir or paths.TEMPLATES_DIR
         self.env = Environment(
@@ -134,6 +136,7 @@ class Renderer:
         self._templates: dict[tuple[str, str, int, str], Template] = {}
         self._translated: dict[tuple[str, str, int], bool] = {}
         self._keys = keys
+        self._unsubscribe_base = unsubscribe_base
         self._brand = {"name": "", "url": "", "support_email": "", "sender_name": "",
                        "imprint": []} | self.cfg.brand  # fmt: skip
         self._brands: dict[str, SimpleNamespace] = {}
@@ -189,6 +192,14 @@ class Renderer:
             self._keys = load_keys()
         return self._keys
 
+    def unsubscribe_base(self) -> str:
+        """Where the links point (connection journeyflow_unsubscribe, else the config)."""
+        if self._unsubscribe_base is None:
+            from journeyflow.unsubscribe.links import base_url
+
+            self._unsubscribe_base = base_url()
+        return self._unsubscribe_base
+
     def links(self, campaign: str, step: int, contact_id: str) -> dict[str, str]:
         from journeyflow.unsubscribe.tokens import make_token, unsubscribe_url
 
@@ -206,7 +217,7 @@ class Renderer:
             "shop": f"{base}/?{track}",
             "review": f"{base}/bewertungen/?{track}",
             "help": f"{base}/hilfe/?{track}",
-            "unsubscribe": unsubscribe_url(self.cfg.unsubscribe_url, token),
+            "unsubscribe": unsubscribe_url(self.unsubscribe_base(), token),
         }
 
     def context(self, r: Recipient, campaign: str, step: int, run_date: date) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import smtplib
 import socket
 import threading
@@ -24,7 +25,8 @@ from typing import Any
 
 from journeyflow import warehouse
 from journeyflow.config import SenderConfig, load_config
-from journeyflow.email.claims import SenderDb, recover
+from journeyflow.connections import local_mode
+from journeyflow.email.claims import SenderDb, owner, recover
 from journeyflow.email.transport import (
     FileTransport,
     NotHandedOver,
@@ -35,10 +37,12 @@ from journeyflow.email.transport import (
     transport,
 )
 from journeyflow.runlog import StepResult, record_step
+from journeyflow.unsubscribe.links import base_url, check_reachable, public_problem
 
 log = logging.getLogger(__name__)
 
 REFUSED_STREAK = 3  # refusals in a row (not hard bounces) that stop a sender connection
+_LIST_UNSUBSCRIBE = re.compile(r"^List-Unsubscribe: <([^>]*)>", re.MULTILINE)
 
 
 @dataclass
@@ -50,6 +54,7 @@ class SendResult:
     failed: int = 0
     in_doubt: int = 0
     released: int = 0
+    worker: str = ""  # JOURNEYFLOW_WORKER (a Celery worker's name) or the host name
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     refused_streak: int = field(default=0, repr=False)  # 5xx refusals in a row, not bounces
@@ -66,19 +71,29 @@ class SendResult:
         self.errors += other.errors
 
 
-def send(campaign: str, d: date) -> SendResult:
-    """Send the queued emails of one campaign (run dates up to D). Safe to run again any time.
+def send(campaign: str, d: date, shard: int = 0, shards: int | None = None) -> SendResult:
+    """Send the queued emails of one campaign (run dates up to D) as shard ``shard`` of
+    ``shards`` (``sender.shards``). Safe to run again any time, on any machine.
 
-    ``sender.connections`` workers claim batches side by side (``for update skip locked``), each
-    with its own SMTP connection; the campaign lock is held for all of them.
+    Every shard takes its own lock and ``sender.connections`` workers, each with its own SMTP
+    connection; all of them claim batches from the campaign's one queue (``for update skip
+    locked``), so N shards on N Celery workers send one campaign together.
     """
     cfg = load_config().campaigns.sender
-    result = SendResult(campaign)
+    shards = cfg.shards if shards is None else shards
+    worker = os.environ.get("JOURNEYFLOW_WORKER") or socket.gethostname()
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} of {shards}: a shard is 0..{shards - 1}")
+    real_mail = isinstance(transport(), SmtpTransport) and not local_mode()
+    if real_mail:  # mail to customers: links they can use
+        check_reachable(base_url())
+    result = SendResult(campaign, worker=worker)
     started = time.perf_counter()
     db = SenderDb()
+    me = owner(campaign, shard)
     try:
-        db.lock_campaign(campaign)
-        result.released, result.in_doubt = recover(db, campaign)
+        db.lock_shard(me)
+        result.released, result.in_doubt = recover(db, campaign, shard)
         pacer = _Pacer(cfg.rate_per_second)
         stop = threading.Event()
         results = [SendResult(campaign) for _ in range(cfg.connections)]
@@ -86,7 +101,10 @@ def send(campaign: str, d: date) -> SendResult:
 
         def work(i: int) -> None:
             try:
-                _worker(campaign, d, cfg, transport(), pacer, stop, results[i])
+                _worker(
+                    campaign, f"{me}|{worker}", d, cfg, transport(), pacer, stop, results[i],
+                    real_mail,
+                )  # fmt: skip
             except BaseException as exc:  # first failure stops the others; raised below
                 errors.append(exc)
                 stop.set()
@@ -105,13 +123,14 @@ def send(campaign: str, d: date) -> SendResult:
     finally:
         result.seconds = time.perf_counter() - started
         db.close()
+    name = f"send.{campaign}" if shards == 1 else f"send.{campaign}[{shard}]"
     with warehouse.transaction() as conn:
-        step = StepResult(f"send.{campaign}", result.sent, result.sent, 0, result.seconds,
-                          result.as_dict())  # fmt: skip
+        step = StepResult(name, result.sent, result.sent, 0, result.seconds, result.as_dict())
         record_step(conn, d, step)
     log.info(
-        "%s: sent %d, bounced %d, deferred %d, failed %d, in doubt %d",
+        "%s: sent %d, bounced %d, deferred %d, failed %d, in doubt %d (shard %d of %d, %s)",
         campaign, result.sent, result.bounced, result.deferred, result.failed, result.in_doubt,
+        shard, shards, worker,
     )  # fmt: skip
     return result
 
@@ -135,16 +154,20 @@ class _Pacer:
 
 def _worker(
     campaign: str,
+    me: str,
     d: date,
     cfg: SenderConfig,
     tr: Any,
     pacer: _Pacer,
     stop: threading.Event,
     result: SendResult,
+    real_mail: bool,
 ) -> None:
-    """Claim batches and deliver them until the campaign's queue is empty (or stop is set)."""
+    """Claim batches and deliver them until the campaign's queue is empty (or stop is set).
+    Claims carry ``me`` (shard and worker) and this thread:
+    ``<campaign>/<shard>|<worker>:pid:thread:ns``."""
     sender = sender_address()
-    worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{time.time_ns()}"
+    worker_id = f"{me}:{os.getpid()}:{threading.get_ident()}:{time.time_ns()}"
     db = SenderDb()
     batch: list[tuple] = []
     try:
@@ -161,6 +184,8 @@ def _worker(
                     pacer.wait()
                 row = {"outbox_id": oid, "run_date": run_date, "campaign": campaign,
                        "step": step, "occurrence": occ}  # fmt: skip
+                if real_mail:
+                    _check_link(oid, message)
                 _deliver(db, tr, cfg, sender, row, rcpt, message, attempts, result, worker_id)
             else:
                 batch = []
@@ -269,6 +294,19 @@ def _deliver(
     _defer(db, cfg, oid, attempts + 1, last, result)
     if isinstance(tr, SmtpTransport) and tr.smtp is None:
         _open(tr, cfg)  # raises SenderError when the server is gone for good
+
+
+def _check_link(oid: int, message: str) -> None:
+    """A message rendered when the links pointed elsewhere (a local run) never goes out."""
+    found = _LIST_UNSUBSCRIBE.search(message[:16384])
+    problem = public_problem(found.group(1)) if found else "it has no List-Unsubscribe header"
+    if problem:
+        raise SenderError(
+            f"outbox {oid}: its unsubscribe link cannot be used by the recipient ({problem}); "
+            "it was rendered before connection journeyflow_unsubscribe pointed at the public "
+            "endpoint. Nothing was sent; cancel such messages with `journeyflow outbox --date D "
+            "--campaign C --cancel-queued` and the next run queues them again with good links"
+        )
 
 
 def _sending(db: SenderDb, oid: int, worker_id: str, result: SendResult) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from journeyflow.config import home, load_config
-from journeyflow.connections import get_connection
+from journeyflow.connections import get_connection, require
 
 SMTP_CONN_ID = "journeyflow_smtp"
 
@@ -213,7 +213,8 @@ def sender_address() -> str:
 
 
 def transport() -> SmtpTransport | FileTransport:
-    conn = get_connection(SMTP_CONN_ID)
+    """SMTP through ``journeyflow_smtp``; in local mode without it, ``.eml`` files."""
+    conn = require(SMTP_CONN_ID)
     if conn is None:
         return FileTransport(home() / "outbox")
     return SmtpTransport(conn, load_config().campaigns.sender.timeout_seconds)

@@ -17,7 +17,12 @@ from journeyflow.config import load_config
 from journeyflow.runlog import StepResult, record_step
 from journeyflow.sqlfile import statement
 
-REPORTS = ("cohorts", "clv", "engagement")
+# report table -> the model that fills it for D
+REPORTS = {
+    "report_cohorts": "reports/cohorts",
+    "report_clv": "reports/clv",
+    "report_engagement": "reports/engagement",
+}
 
 
 def report(run_date: date) -> StepResult:
@@ -26,9 +31,9 @@ def report(run_date: date) -> StepResult:
     started = time.perf_counter()
     params = {"d": run_date, "tz": load_config().timezone}
     with warehouse.transaction() as conn:
-        for name in REPORTS:
-            conn.execute(text(f"delete from journeyflow.report_{name} where run_date = :d"), params)
-            result.rows_out += conn.execute(statement(f"reports/{name}"), params).rowcount
+        for table, model in REPORTS.items():
+            conn.execute(text(f"delete from journeyflow.{table} where run_date = :d"), params)
+            result.rows_out += conn.execute(statement(model), params).rowcount
         result.seconds = time.perf_counter() - started
         record_step(conn, run_date, result)
     return result
@@ -44,13 +49,13 @@ def read_report(run_date: date | None = None) -> dict[str, Any]:
         d = {"d": run_date}
 
         def rows(name: str) -> list[dict]:
-            return [dict(r._mapping) for r in conn.execute(statement(f"reports/{name}"), d)]
+            return [dict(r._mapping) for r in conn.execute(statement(name), d)]
 
         return {
             "run_date": run_date,
-            "phases": rows("phase_counts"),
-            "transitions": rows("read_transitions"),
-            "cohorts": rows("read_cohorts"),
-            "clv": rows("read_clv"),
-            "engagement": rows("read_engagement"),
+            "phases": rows("reports/phase_counts_with_change"),
+            "transitions": rows("reports/read_transitions"),
+            "cohorts": rows("reports/read_cohorts"),
+            "clv": rows("reports/read_clv"),
+            "engagement": rows("reports/read_engagement"),
         }

@@ -15,8 +15,11 @@ from pathlib import Path
 from journeyflow.config import DAGS_DIR, PROJECT_DIR, home, load_config, runtime_dir
 
 
-def configure() -> Path:
-    """Point Airflow at this repository and a metadata DB under ``$JOURNEYFLOW_HOME/airflow``."""
+def configure(quiet: bool = False) -> Path:
+    """Point Airflow at this repository and a metadata DB under ``$JOURNEYFLOW_HOME/airflow``.
+
+    Task logs are at INFO (what each task did); ``quiet`` keeps a terminal run of ``dag.test()``
+    to warnings, since the CLI prints the summary itself."""
     airflow_home = home() / "airflow"
     airflow_home.mkdir(parents=True, exist_ok=True)
     defaults = {
@@ -26,7 +29,7 @@ def configure() -> Path:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": load_config().timezone,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING" if quiet else "INFO",
         "JOURNEYFLOW_HOME": str(home()),
     }
     for key, value in defaults.items():

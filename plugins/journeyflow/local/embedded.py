@@ -67,7 +67,11 @@ def stop(pgdata: Path | None = None) -> bool:
     pgdata = pgdata or pgdata_dir()
     if not running(pgdata):
         return False
-    _pg_ctl(pgdata, "stop")
+    try:
+        _pg_ctl(pgdata, "stop")
+    except Exception:  # another process stopped it at the same moment: fine if it is down
+        if running(pgdata):
+            raise
     return True
 
 

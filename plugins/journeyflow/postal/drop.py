@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from journeyflow.config import home
-from journeyflow.connections import get_connection
+from journeyflow.connections import require
 
 log = logging.getLogger(__name__)
 
@@ -269,8 +269,9 @@ class SftpDrop(Drop):
 
 
 def open_drop(conn_id: str = CONN_ID) -> Drop:
-    """The drop of connection ``conn_id`` (sftp or fs), or ``$JOURNEYFLOW_HOME/postal``."""
-    conn = get_connection(conn_id)
+    """The drop of connection ``conn_id`` (sftp or fs); in local mode without it, the folder
+    ``$JOURNEYFLOW_HOME/postal``."""
+    conn = require(conn_id)
     if conn is None:
         return LocalDrop(home() / "postal")
     conn_type = (conn.conn_type or "").lower()
@@ -287,7 +288,7 @@ def open_drop(conn_id: str = CONN_ID) -> Drop:
         return LocalDrop(Path(extra["path"]), conn_id)
     raise DeliveryError(
         f"connection {conn_id} has conn_type {conn.conn_type!r}; use sftp, or fs with "
-        f'extra {{"path": "/some/folder"}}, or remove it to use {home() / "postal"}'
+        f'extra {{"path": "/some/folder"}}'
     )
 
 

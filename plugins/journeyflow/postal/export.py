@@ -178,11 +178,12 @@ def record_delivery(row: dict[str, Any]) -> dict[str, Any]:
 def resolve(run_date: date, campaign: str, outcome: str) -> int:
     """Settle a mailing whose marker upload was in doubt: ``delivered`` (the vendor has it) or
     ``resend`` (deliver it again with the next export). Returns the rows changed (0 or 1)."""
-    if outcome not in ("delivered", "resend"):
+    settle = {"delivered": "postal/resolve_delivered", "resend": "postal/resolve_resend"}
+    if outcome not in settle:
         raise ValueError(f"outcome must be delivered or resend, not {outcome!r}")
     with warehouse.transaction() as conn:
         return conn.execute(
-            statement(f"postal/resolve_{outcome}"), {"run_date": run_date, "campaign": campaign}
+            statement(settle[outcome]), {"run_date": run_date, "campaign": campaign}
         ).rowcount
 
 

@@ -105,18 +105,23 @@ def key_file() -> Path:
 
 
 def load_keys() -> Keys:
-    """Keys from connection ``journeyflow_unsubscribe``, else the env var, else the local file.
+    """Keys from connection ``journeyflow_unsubscribe``, else the env var, else (local mode
+    only) the local key file; otherwise ``MissingConnection``.
 
     Calls Airflow's connection lookup each time: callers signing many tokens load once and pass
     the result on.
     """
-    from journeyflow.connections import get_connection
+    from journeyflow.connections import MissingConnection, get_connection, local_mode
 
     conn = get_connection(CONN_ID)
-    if conn is not None:
-        keys = parse_keys(conn.password or "", f"Airflow connection {CONN_ID!r} (password)")
+    if conn is not None and conn.password:
+        keys = parse_keys(conn.password, f"Airflow connection {CONN_ID!r} (password)")
     elif os.environ.get(ENV_VAR) is not None:
         keys = parse_keys(os.environ[ENV_VAR], f"environment variable {ENV_VAR}")
+    elif conn is not None:
+        keys = parse_keys("", f"Airflow connection {CONN_ID!r} (password)")
+    elif not local_mode():
+        raise MissingConnection(CONN_ID)
     else:
         path = key_file()
         keys = parse_keys(_read_or_create_key_file(path), f"key file {path}")

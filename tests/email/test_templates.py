@@ -1,0 +1,119 @@
+"""Rendering: templates in both languages, greetings, hostile names, the template check, and
+rendering in worker processes (D = 2026-11-20).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from journeyflow import campaigns
+from journeyflow import config as settings
+from journeyflow.config import paths
+from journeyflow.email import enqueue, render
+from journeyflow.email.templates import check_templates
+from tests.campaign_world import (
+    outbox_rows,
+    run_day,
+    subscribed_customer,
+)
+from tests.world import DAY, D, T
+
+
+def test_names_arrive_literally(db, world, smtp, config):
+    world.subscriber(
+        T - 20 * DAY, first_name="<script>alert(1)</script>", last_name="{{7*7}}",
+        salutation="Herr", language="de",
+    )  # fmt: skip
+    run_day(world, D)
+    (msg,) = smtp.messages
+    html = msg.get_body(("html",)).get_content()
+    plain = msg.get_body(("plain",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Hallo <script>alert(1)</script>," in plain
+    assert "{{7*7}}" in str(msg["To"]) and "49" not in str(msg["To"])
+
+
+def test_greetings():
+    r = render.Recipient
+    cases = [
+        (r("1", "a@x", salutation="Frau", title="Dr.", first_name="Anna", last_name="Müller"),
+         "de", "formal", "Sehr geehrte Frau Dr. Müller,"),
+        (r("2", "a@x", salutation="Herr", first_name="Jonas", last_name="Weiß"),
+         "de", "formal", "Sehr geehrter Herr Weiß,"),
+        (r("3", "a@x", salutation="Divers", first_name="Alex", last_name="Koch"),
+         "de", "formal", "Guten Tag Alex Koch,"),
+        (r("4", "a@x", first_name="Jonas", last_name="Weiß"), "de", "informal", "Hallo Jonas,"),
+        (r("5", "a@x"), "de", "informal", "Hallo,"),
+        (r("6", "a@x", salutation="Frau", title="Dr.", last_name="Müller"), "en", "formal",
+         "Dear Dr Müller,"),
+        (r("7", "a@x", salutation="Herr", last_name="Weiß"), "en", "formal", "Dear Mr Weiß,"),
+        (r("8", "a@x", first_name="Jonas\r\nBcc: x"), "en", "informal", "Hi Jonas Bcc: x,"),
+    ]  # fmt: skip
+    for recipient, lang, tone, expected in cases:
+        assert render.greeting(recipient, lang, tone) == expected
+
+
+def test_english_with_german_fallback(db, world, smtp, config, tmp_path, monkeypatch):
+    templates = tmp_path / "email_templates"
+    shutil.copytree(settings.TEMPLATES_DIR, templates)
+    shutil.rmtree(templates / "en" / "tripwire_offer")
+    monkeypatch.setattr(paths, "TEMPLATES_DIR", templates)
+    world.subscriber(T - 20 * DAY, language="en", first_name="Ann")
+    customer_en = subscribed_customer(world, T - 60 * DAY, language="en", first_name="Ben")
+    run_day(world, D)
+    by_campaign = {str(m["X-Campaign"]): m for m in smtp.messages}
+    fallback = by_campaign["tripwire_offer"]
+    assert fallback["Content-Language"] == "de"
+    assert fallback.get_body(("plain",)).get_content().startswith("Hallo Ann,")
+    upsell = by_campaign["upsell"]
+    assert upsell["Content-Language"] == "en" and customer_en
+    assert upsell.get_body(("plain",)).get_content().startswith("Hi Ben,")
+
+
+def test_templates_check_finds_a_missing_variable(tmp_path, monkeypatch):
+    assert check_templates() == []
+    templates = tmp_path / "email_templates"
+    shutil.copytree(settings.TEMPLATES_DIR, templates)
+    subject = templates / "en" / "upsell" / "1.subject.j2"
+    subject.write_text("Hi {{ contact.nickname }}", encoding="utf-8")
+    errors = check_templates(templates)
+    assert errors and all("upsell step 1 (en" in e for e in errors)
+    assert any("nickname" in e for e in errors)
+
+
+def test_templates_check_finds_a_missing_part_and_a_missing_unsubscribe_link(tmp_path):
+    templates = tmp_path / "email_templates"
+    shutil.copytree(settings.TEMPLATES_DIR, templates)
+    (templates / "en" / "upsell" / "1.html.j2").unlink()
+    (templates / "de" / "tripwire_offer" / "1.txt.j2").write_text("Hallo!", encoding="utf-8")
+    errors = check_templates(templates)
+    assert any(
+        e.startswith("upsell step 1 (en): email_templates/en/upsell/1.html.j2 is missing")
+        for e in errors
+    )
+    assert any(
+        e.startswith("tripwire_offer step 1 (de,") and "txt part has no visible unsubscribe" in e
+        for e in errors
+    )
+
+
+def test_rendering_in_worker_processes_gives_the_same_messages(db, world, smtp, config,
+                                                               monkeypatch):  # fmt: skip
+    for i in range(6):
+        world.subscriber(T - 20 * DAY, language=("de", "en")[i % 2], first_name=f"Jörg{i}")
+    world.run(D)
+    campaigns.decide(D)
+    serial = {r["contact_id"]: r["message"] for r in outbox_rows(db)}
+    with db.transaction() as conn:
+        conn.exec_driver_sql("truncate journeyflow.outbox, journeyflow.campaign_decisions")
+    monkeypatch.setattr(enqueue, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(enqueue, "RENDER_CHUNK", 2)
+    campaigns.decide(D)
+    parallel = {r["contact_id"]: r["message"] for r in outbox_rows(db)}
+
+    def without_date(message):
+        return [line for line in message.split("\r\n") if not line.startswith("Date: ")]
+
+    assert len(parallel) == 6 and serial.keys() == parallel.keys()
+    for cid, message in serial.items():
+        assert without_date(message) == without_date(parallel[cid])

@@ -1,0 +1,89 @@
+"""``journeyflow up`` (make up) starts Airflow standalone and the embedded PostgreSQL, and stops
+every process it started: with ``journeyflow stop`` (make stop) and with Ctrl+C."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.airflow_stack import wait_for
+from tests.smtp_sink import free_port
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def postgres_running(home: Path) -> bool:
+    pid_file = home / "pgdata" / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().split()[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def start_up(home: Path) -> tuple[subprocess.Popen, int, int]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "JOURNEYFLOW"))}
+    env |= {"JOURNEYFLOW_HOME": str(home), "JOURNEYFLOW_MODE": "local"}
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "journeyflow"), "up", "--port", str(port)], env=env,
+        stdout=open(home / "up.out", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+    )  # fmt: skip
+
+    def healthy() -> bool:
+        assert proc.poll() is None, (home / "up.out").read_text()[-3000:]
+        return requests.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5).ok
+
+    wait_for("airflow standalone", healthy, timeout=300)
+    pgid = json.loads((home / "up.json").read_text())["pgid"]
+    return proc, pgid, port
+
+
+@pytest.fixture
+def home():
+    """Outside pytest's own temporary root: the embedded PostgreSQL runs as another user, who
+    must be able to reach its data folder."""
+    path = Path(tempfile.mkdtemp(prefix="jf-up-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_make_stop_and_ctrl_c_end_every_process_up_started(home):
+    proc, pgid, _ = start_up(home)
+    assert group_alive(pgid) and postgres_running(home)
+    stop = subprocess.run(
+        [str(BIN / "journeyflow"), "stop"],
+        env={**os.environ, "JOURNEYFLOW_HOME": str(home)}, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert stop.returncode == 0 and "stopped" in stop.stdout, stop.stderr
+    proc.wait(timeout=60)
+    wait_for("the process group to end", lambda: not group_alive(pgid), timeout=60)
+    assert not postgres_running(home) and not (home / "up.json").exists()
+
+    proc, pgid, _ = start_up(home)  # again, and this time Ctrl+C in its terminal
+    os.kill(proc.pid, signal.SIGINT)
+    proc.wait(timeout=90)
+    wait_for("the process group to end", lambda: not group_alive(pgid), timeout=60)
+    assert not postgres_running(home) and not (home / "up.json").exists()
