@@ -44,7 +44,11 @@ analyze journeyflow.contacts
 
 def sink(port: int, ready: multiprocessing.Event) -> None:
     """An SMTP server that accepts and counts (a separate process, like a real relay)."""
+    import logging
+
     from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # not a line per SMTP command
 
     class Count:
         n = 0

@@ -34,7 +34,9 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="jf-bench-"))
     cfg = home / "journeyflow.yaml"
     cfg.write_text(f"source: {{page_size: {args.page_size}, read_timeout: 300}}\n")
-    os.environ.update(JOURNEYFLOW_HOME=str(home), JOURNEYFLOW_CONFIG=str(cfg))
+    os.environ.update(
+        JOURNEYFLOW_HOME=str(home), JOURNEYFLOW_CONFIG=str(cfg), JOURNEYFLOW_MODE="local"
+    )
     anchor = date(2026, 11, 20)
     port = free_port()
     print(f"demo shop: {args.contacts:,} contacts, pages of {args.page_size:,}; rendering ...")

@@ -18,6 +18,7 @@ def scratch_warehouse(prefix: str, fill_sql: str, contacts: int) -> Iterator[flo
     ``;``, ``:n`` = contacts) and yield the seconds the fill took; stop and delete it after."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["JOURNEYFLOW_HOME"] = str(home)
+    os.environ["JOURNEYFLOW_MODE"] = "local"  # the embedded PostgreSQL of this scratch home
     from sqlalchemy import text
 
     from journeyflow import migrate, warehouse

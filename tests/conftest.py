@@ -129,7 +129,8 @@ def smtp(monkeypatch):
     """An SMTP sink on localhost, set as the journeyflow_smtp connection."""
     from aiosmtpd.controller import Controller
 
-    from tests.smtp_sink import Sink, free_port, smtp_connection
+    from journeyflow.local.stack import free_port
+    from tests.smtp_sink import Sink, smtp_connection
 
     sink = Sink()
     port = free_port()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 from email import policy
 from email.message import EmailMessage
 
@@ -51,12 +50,6 @@ class Sink:
 
     def message_ids(self) -> list[str]:
         return [str(m["Message-ID"]) for m in self.messages]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def smtp_connection(port: int) -> str:

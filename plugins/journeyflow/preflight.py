@@ -42,6 +42,9 @@ def check_run() -> list[str]:
             lines.append(f"{conn_id}: not set, local mode uses {NEEDED[conn_id].local_stand_in}")
         else:
             raise MissingConnection(conn_id)
+    for conn_id in connections_for_run(cfg):
+        if get_connection(conn_id) is not None:
+            _check_usable(conn_id)
     if get_connection("journeyflow_smtp") is not None and "journeyflow_smtp" in (
         connections_for_run(cfg)
     ):
@@ -49,3 +52,25 @@ def check_run() -> list[str]:
     for line in lines:
         log.info("preflight: %s", line)
     return lines
+
+
+def _check_usable(conn_id: str) -> None:
+    """What can be checked of a connection without touching the system behind it: the source
+    has a base URL, the sender address is an address, the drop is sftp or a folder, the
+    unsubscribe keys parse. Each raises the error its task would raise later."""
+    if conn_id == "journeyflow_source":
+        from journeyflow.ingest.extract import source_base_url
+
+        source_base_url(get_connection(conn_id))
+    elif conn_id == "journeyflow_smtp":
+        from journeyflow.email.transport import sender_address
+
+        sender_address()
+    elif conn_id == "journeyflow_postal_drop":
+        from journeyflow.postal.drop import open_drop
+
+        open_drop().close()
+    elif conn_id == "journeyflow_unsubscribe":
+        from journeyflow.unsubscribe.keys import load_keys
+
+        load_keys()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from journeyflow.sqlfile import statement
 log = logging.getLogger(__name__)
 
 RUN_LOCK = "journeyflow.run"
-HELD_ENV = "JOURNEYFLOW_RUN_LOCK_HELD"  # set by a process that holds the lock for a whole run
+HELD_ENV = "JOURNEYFLOW_RUN_LOCK_HELD"  # the pid of a process that holds it for a whole run
+CLI_MARK = " (journeyflow run, pid "  # in the run_id of a run of the CLI
 
 
 class RunLocked(RuntimeError):
@@ -82,7 +84,11 @@ def record_step(conn: Connection, run_date: date, result: StepResult) -> None:
 
 
 def start_run(run_date: date, run_id: str | None = None) -> None:
-    """Record that D started (again): attempts count up, the message clears."""
+    """Record that D started (again): attempts count up, the message clears. A run of the CLI
+    marks its run_id with its pid, so that a later run knows whether it is still alive."""
+    holder = os.environ.get(HELD_ENV)
+    if holder and run_id:
+        run_id = f"{run_id}{CLI_MARK}{holder} on {socket.gethostname()})"
     with warehouse.transaction() as conn:
         conn.execute(statement("runlog/start_run"), {"d": run_date, "r": run_id})
 
@@ -94,8 +100,10 @@ def finish_run(run_date: date, status: str, message: str | None = None) -> None:
 
 
 def fail_step(run_date: date, step: str, error: BaseException | str) -> None:
-    """Step ``step`` of D failed for good: the run failed there, with the error."""
-    message = f"{step} failed: {error}"[:2000]
+    """Step ``step`` of D failed for good: the run failed there, with the error (its first
+    line only: a database error's DETAIL could quote a row, and rows hold names)."""
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    message = f"{step} failed: {first}"[:2000]
     with warehouse.transaction() as conn:
         conn.execute(statement("runlog/fail_step"), {"d": run_date, "m": message})
 
@@ -122,7 +130,7 @@ def run_lock(
     task, while the tasks of a scheduled run (mapped shards, the two extracts) share it. The
     second one waits up to ``wait_minutes``, then fails with ``RunLocked`` naming the holder.
     PostgreSQL frees it if the process dies."""
-    if os.environ.get(HELD_ENV):  # this process already holds it for its whole run
+    if os.environ.get(HELD_ENV) == str(os.getpid()):  # held for this process's whole run
         yield
         return
     kind = "_shared" if shared else ""
@@ -150,7 +158,33 @@ def run_lock(
             yield
         finally:
             conn.execute(text(f"select pg_advisory_unlock{kind}(hashtext(:n))"), {"n": RUN_LOCK})
+            conn.exec_driver_sql("reset application_name; reset lock_timeout")
             conn.commit()
+
+
+def run_in_progress() -> dict[str, Any] | None:
+    """A run that is still working (its status is ``running``), if any: a scheduled run, or a
+    run of the CLI whose process is alive on this host. A dead CLI run does not count."""
+    with warehouse.transaction() as conn:
+        rows = conn.execute(statement("runlog/in_progress")).mappings().all()
+    for row in rows:
+        run_id = row["run_id"] or ""
+        if CLI_MARK in run_id:
+            pid, _, host = run_id.split(CLI_MARK, 1)[1].rstrip(")").partition(" on ")
+            if host == socket.gethostname() and not _alive(int(pid)):
+                continue
+        return dict(row)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _locked_message(conn: Connection, run_date: date, wait_minutes: float) -> str:

@@ -53,11 +53,14 @@ def engine() -> Engine:
     Sessions run in the configured timezone: "T - 180 days" then means 180 calendar days on the
     Berlin clock, across daylight saving changes, as marketing reads the rulebook.
     """
-    tz = load_config().timezone
+    cfg = load_config()
+    tz = cfg.timezone
     return sa.create_engine(
         database_url(),
         pool_pre_ping=True,
         pool_size=2,
+        # a sender shard holds its lock and one connection per SMTP worker, a task the run lock
+        max_overflow=cfg.campaigns.sender.connections + 8,
         hide_parameters=True,  # errors must not carry names, addresses or rendered mail
         connect_args={"options": f"-c timezone={tz}"},
     )

@@ -23,8 +23,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
 from journeyflow import config as settings
-from tests.airflow_stack import AirflowStack, wait_for
-from tests.smtp_sink import Sink, free_port, smtp_connection
+from journeyflow.local.stack import AirflowStack, free_port, wait_for
+from tests.smtp_sink import Sink, smtp_connection
 
 pytestmark = pytest.mark.slow
 
@@ -147,6 +147,9 @@ def test_shards_on_two_workers_and_a_killed_worker_deliver_every_message_once(
                 name=f"worker-{name}",
             )  # fmt: skip
         stack.env.pop("JOURNEYFLOW_WORKER")
+        for name in workers:  # both take tasks before the run starts
+            log = stack.home / f"worker-{name}.log"
+            wait_for(f"worker {name}", lambda log=log: b" ready." in log.read_bytes(), 120)
         stack.unpause("journeyflow_send_only")
         run_id = stack.trigger(datetime.combine(D, time(2), tzinfo=BERLIN), "journeyflow_send_only")
 

@@ -196,3 +196,24 @@ def test_an_unknown_mode_is_an_error_not_a_guess(monkeypatch):
     monkeypatch.setenv("JOURNEYFLOW_MODE", "demo")
     with pytest.raises(ValueError, match="JOURNEYFLOW_MODE='demo' is not a mode"):
         mode()
+
+
+@pytest.mark.parametrize(
+    ("conn_id", "value", "says"),
+    [
+        ("journeyflow_postal_drop", {"conn_type": "ftp", "host": "x"}, "use sftp, or fs"),
+        ("journeyflow_unsubscribe", {"conn_type": "generic", "host": PUBLIC}, "empty"),
+        ("journeyflow_source", {"conn_type": "http"}, "has no host"),
+        ("journeyflow_smtp", {"conn_type": "smtp", "host": "smtp.example",
+                              "extra": {"from_email": "no address"}}, "is not an address"),
+    ],
+)  # fmt: skip
+def test_a_connection_that_cannot_work_fails_check_connections_before_anything(
+    production, monkeypatch, conn_id, value, says
+):
+    from journeyflow import preflight
+
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value))
+    with pytest.raises(Exception, match=says) as err:
+        preflight.check_run()
+    assert conn_id in str(err.value)

@@ -78,7 +78,8 @@ def test_5xx_is_a_hard_bounce_and_suppressed_next_run(db, world, smtp, config):
 
 
 def test_smtp_unreachable_fails_with_messages_still_queued(db, world, config, monkeypatch):
-    from tests.smtp_sink import free_port, smtp_connection
+    from journeyflow.local.stack import free_port
+    from tests.smtp_sink import smtp_connection
 
     monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SMTP", smtp_connection(free_port()))
     cid = world.subscriber(T - 20 * DAY)
@@ -113,7 +114,8 @@ def test_queued_mail_is_not_sent_after_the_contact_unsubscribed(db, world, smtp,
     from fastapi.testclient import TestClient
 
     from journeyflow import unsubscribe
-    from tests.smtp_sink import free_port, smtp_connection
+    from journeyflow.local.stack import free_port
+    from tests.smtp_sink import smtp_connection
 
     cid = subscribed_customer(world, T - 60 * DAY)  # upsell
     world.run(D)

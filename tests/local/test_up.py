@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.airflow_stack import wait_for
-from tests.smtp_sink import free_port
+from journeyflow.local.stack import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent

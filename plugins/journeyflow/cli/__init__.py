@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     from journeyflow.ingest import SourceError
     from journeyflow.lifecycle import PhaseFileError
     from journeyflow.migrate import MigrationError
+    from journeyflow.postal.drop import DeliveryError
     from journeyflow.postal.export import PostalExportError
     from journeyflow.runlog import RunLocked
     from journeyflow.unsubscribe.links import UnreachableLink
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except (
         ConfigError, MigrationError, SourceError, PhaseFileError, AudienceError, TemplateError,
         SenderError, StaleFactsError, PostalExportError, MissingConnection, RunLocked,
-        UnreachableLink,
+        UnreachableLink, DeliveryError,
     ) as exc:  # fmt: skip
         print(f"journeyflow: {exc}", file=sys.stderr)
         return 2

@@ -47,7 +47,7 @@ def phase_lines(data: dict[str, Any]) -> list[str]:
 def run_state(summary: dict[str, Any], dag_state: str) -> str:
     """SUCCESS, WARNING (it worked, but something needs a person) or FAILED."""
     run = summary.get("run") or {}
-    if run.get("status") == "warning" or (dag_state != "success" and summary.get("attention")):
+    if run.get("status") == "warning":
         return "WARNING"
     return "SUCCESS" if dag_state == "success" else "FAILED"
 

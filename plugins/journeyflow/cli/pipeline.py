@@ -18,7 +18,7 @@ from journeyflow.cli.format import format_summary, parse_date, yesterday
 EXIT = {"SUCCESS": 0, "FAILED": 1, "WARNING": 3}
 
 
-def run_dag(run_date: date) -> tuple[str, float]:
+def run_dag(run_date: date, force: bool = False) -> tuple[str, float]:
     """Run ``journeyflow_nightly`` for D once with ``dag.test()``; returns (state, seconds).
 
     The whole run holds the run lock (a second run refuses to start). Its logical date is
@@ -27,9 +27,18 @@ def run_dag(run_date: date) -> tuple[str, float]:
     from journeyflow import preflight
     from journeyflow.config import load_config
     from journeyflow.local import airflow_home
-    from journeyflow.runlog import HELD_ENV, run_lock
+    from journeyflow.runlog import HELD_ENV, RunLocked, run_in_progress, run_lock
 
     preflight.check_run()  # a missing connection: one line now, before Airflow starts
+    other = None if force else run_in_progress()
+    if other is not None:
+        step = f", last step {other['last_step']}" if other["last_step"] else ""
+        raise RunLocked(
+            f"the run {other['run_id']} of {other['run_date']} is in progress (started "
+            f"{other['started_at']:%Y-%m-%d %H:%M}{step}); runs share staging and the outbox, "
+            f"so this run of {run_date} did not start and nothing was changed. Wait for it to "
+            "finish, or, if it died (the Airflow UI shows it failed), run again with --force"
+        )
     airflow_home.ensure_metadata_db()
     dag = airflow_home.load_dag()
     for task in dag.tasks:  # a person at the terminal wants the error now; the scheduler retries
@@ -37,7 +46,7 @@ def run_dag(run_date: date) -> tuple[str, float]:
     logical = datetime.combine(run_date, datetime.min.time()).replace(tzinfo=load_config().tz)
     started = time.perf_counter()
     with run_lock(run_date):
-        os.environ[HELD_ENV] = "1"
+        os.environ[HELD_ENV] = str(os.getpid())
         try:
             dag_run = dag.test(logical_date=logical)
         finally:
@@ -51,7 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from journeyflow.summary import summary
 
     airflow_home.configure(quiet=True)
-    state, seconds = run_dag(args.date)
+    state, seconds = run_dag(args.date, force=args.force)
     done = summary(args.date)
     print(format_summary(done, state, seconds))
     return EXIT[run_state(done, state)]
@@ -150,6 +159,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("run", help="run journeyflow_nightly for one logical date")
     p.add_argument("--date", type=parse_date, required=True, help="logical date D, YYYY-MM-DD")
+    p.add_argument(
+        "--force", action="store_true", help="run although a run marked running died (see logs)"
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("migrate", help="apply pending sql/schema files")

@@ -49,6 +49,13 @@ from journeyflow.config.validate import (
 )
 from journeyflow.states import Channel
 
+# upper bounds: beyond them PostgreSQL (lock_timeout, intervals) or Python (timedelta) refuse,
+# and nobody means them
+HOUR = 3600
+DAY_MIN = 24 * 60
+WEEK_MIN = 7 * DAY_MIN
+YEAR_MIN = 365 * DAY_MIN
+
 
 def read_timezone(value: Any) -> str:
     """``timezone``: an IANA zone name such as Europe/Berlin."""
@@ -65,8 +72,8 @@ def read_timezone(value: Any) -> str:
 def read_source(value: Any) -> SourceConfig:
     """``source``: paging, timeouts and retries of the HTTP source."""
     s, d = Section(value, "source", SourceConfig.__dataclass_fields__), SourceConfig()
-    base = s.number("backoff_base", d.backoff_base, above=0)
-    backoff_max = s.number("backoff_max", d.backoff_max, above=0)
+    base = s.number("backoff_base", d.backoff_base, above=0, at_most=HOUR)
+    backoff_max = s.number("backoff_max", d.backoff_max, above=0, at_most=HOUR)
     if backoff_max < base:
         fail(f"source.backoff_max must be a number >= source.backoff_base ({num(base)}), "
              f"got {num(backoff_max)}")  # fmt: skip
@@ -74,10 +81,10 @@ def read_source(value: Any) -> SourceConfig:
         page_size=s.whole("page_size", d.page_size, at_least=1, at_most=100_000),
         connect_timeout=s.number("connect_timeout", d.connect_timeout, above=0),
         read_timeout=s.number("read_timeout", d.read_timeout, above=0),
-        max_retries=s.whole("max_retries", d.max_retries, at_least=0),
+        max_retries=s.whole("max_retries", d.max_retries, at_least=0, at_most=100),
         backoff_base=base,
         backoff_max=backoff_max,
-        max_pages=s.whole("max_pages", d.max_pages, at_least=1),
+        max_pages=s.whole("max_pages", d.max_pages, at_least=1, at_most=10_000_000),
     )
 
 
@@ -210,14 +217,14 @@ def read_sender(value: Any) -> SenderConfig:
     return SenderConfig(
         from_address=sender,
         batch_size=s.whole("batch_size", d.batch_size, at_least=1),
-        connections=s.whole("connections", d.connections, at_least=1, at_most=32),
+        connections=s.whole("connections", d.connections, at_least=1, at_most=16),
         shards=s.whole("shards", d.shards, at_least=1, at_most=64),
         rate_per_second=s.number("rate_per_second", d.rate_per_second, at_least=0),
         retries=s.whole("retries", d.retries, at_least=0),
-        backoff_seconds=s.number("backoff_seconds", d.backoff_seconds, at_least=0),
-        defer_minutes=s.whole("defer_minutes", d.defer_minutes, at_least=0),
+        backoff_seconds=s.number("backoff_seconds", d.backoff_seconds, at_least=0, at_most=HOUR),
+        defer_minutes=s.whole("defer_minutes", d.defer_minutes, at_least=0, at_most=YEAR_MIN),
         max_attempts=s.whole("max_attempts", d.max_attempts, at_least=1),
-        timeout_seconds=s.number("timeout_seconds", d.timeout_seconds, above=0),
+        timeout_seconds=s.number("timeout_seconds", d.timeout_seconds, above=0, at_most=HOUR),
     )
 
 
@@ -294,13 +301,21 @@ def read_run(value: Any) -> RunConfig:
     for task_id, minutes in timeouts.items():
         if not TASK_ID.match(task_id):
             fail(f"run.task_timeouts: {task_id!r} is not a task id (letters, digits, _ . -)")
-        timeouts[task_id] = float(number(minutes, f"run.task_timeouts.{task_id}", Range(above=0)))
+        timeouts[task_id] = float(
+            number(minutes, f"run.task_timeouts.{task_id}", Range(above=0, at_most=WEEK_MIN))
+        )
     return RunConfig(
-        task_retries=s.whole("task_retries", d.task_retries, at_least=0),
-        retry_delay_minutes=s.number("retry_delay_minutes", d.retry_delay_minutes, above=0),
-        task_timeout_minutes=s.number("task_timeout_minutes", d.task_timeout_minutes, above=0),
+        task_retries=s.whole("task_retries", d.task_retries, at_least=0, at_most=20),
+        retry_delay_minutes=s.number(
+            "retry_delay_minutes", d.retry_delay_minutes, above=0, at_most=DAY_MIN
+        ),
+        task_timeout_minutes=s.number(
+            "task_timeout_minutes", d.task_timeout_minutes, above=0, at_most=WEEK_MIN
+        ),
         task_timeouts=timeouts,
-        lock_wait_minutes=s.number("lock_wait_minutes", d.lock_wait_minutes, at_least=0),
+        lock_wait_minutes=s.number(
+            "lock_wait_minutes", d.lock_wait_minutes, at_least=0, at_most=DAY_MIN
+        ),
     )
 
 

@@ -11,7 +11,10 @@ import logging
 from datetime import date
 from typing import Any
 
+import psycopg2.errors
+
 from journeyflow import warehouse
+from journeyflow.email.transport import SenderError
 from journeyflow.sqlfile import pyformat
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,14 @@ class SenderDb:
         """Wait (up to 10 minutes) for the lock of sender shard ``owner`` ("<campaign>/<n>");
         the server releases it when this connection closes or its process dies."""
         self.cur.execute("set lock_timeout = '10min'")
-        self.cur.execute("select pg_advisory_lock(hashtext(%s))", (_lock_name(owner),))
+        try:
+            self.cur.execute("select pg_advisory_lock(hashtext(%s))", (_lock_name(owner),))
+        except psycopg2.errors.LockNotAvailable as exc:
+            raise SenderError(
+                f"sender shard {owner} is still sending in another task (it held its lock for "
+                "10 minutes); nothing was sent here. Let it finish, or stop it, then clear this "
+                "task"
+            ) from exc
 
     def try_shard(self, owner: str) -> bool:
         """Take the lock of shard ``owner`` if nobody holds it (its sender is not running)."""

@@ -24,8 +24,8 @@ from sqlalchemy.exc import DBAPIError
 
 from journeyflow import warehouse
 from journeyflow.config import load_config
-from journeyflow.connections import get_connection
-from journeyflow.ingest.client import HttpSource, Stream
+from journeyflow.connections import require
+from journeyflow.ingest.client import HttpSource, SourceError, Stream
 from journeyflow.ingest.pages import decode_record
 from journeyflow.ingest.prefetch import prefetch
 from journeyflow.ingest.quarantine import db_reason, quarantine
@@ -42,9 +42,10 @@ _REFUSED = (DBAPIError, psycopg2.DataError, psycopg2.IntegrityError, UnicodeEnco
 
 @contextmanager
 def open_source(run_date: date) -> Iterator[HttpSource]:
-    """The ``journeyflow_source`` connection, or the bundled demo shop as of D's cut-off."""
+    """The ``journeyflow_source`` connection; in local mode without it, the bundled demo shop
+    as of D's cut-off (never outside local mode: ``MissingConnection``)."""
     config = load_config()
-    conn = get_connection(SOURCE_CONN_ID)
+    conn = require(SOURCE_CONN_ID)
     if conn is not None:
         yield HttpSource(source_base_url(conn), conn.password or None, config.source)
         return
@@ -60,9 +61,10 @@ def open_source(run_date: date) -> Iterator[HttpSource]:
 
 
 def source_base_url(conn: Any) -> str:
+    """The base URL of the source connection (host, or schema://host:port)."""
     host = (conn.host or "").rstrip("/")
     if not host:
-        raise ValueError(
+        raise SourceError(
             f"connection {SOURCE_CONN_ID} has no host: set it to the source's base URL"
         )
     if "://" not in host:

@@ -36,7 +36,13 @@ def start(pgdata: Path | None = None) -> URL:
     """Start (or attach to) the embedded PostgreSQL and return its SQLAlchemy URL."""
     runtime_dir()  # pgserver keeps its lock file there
     logging.getLogger("pgserver").setLevel(logging.WARNING)
-    import pgserver
+    try:
+        import pgserver
+    except ImportError as exc:
+        raise RuntimeError(
+            "local mode needs the embedded PostgreSQL: pip install 'journeyflow[local]' (a "
+            "checkout has it with uv sync); in production set the journeyflow_db connection"
+        ) from exc
 
     pgdata = pgdata or pgdata_dir()
     first = not (pgdata / "PG_VERSION").exists()

@@ -43,6 +43,7 @@ def up(port: int) -> int:
         [os.path.join(bin_dir, "airflow"), "standalone"], start_new_session=True
     )
     state_file().write_text(json.dumps({"pgid": proc.pid, "stop_db": started_db}))
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends it as Ctrl+C does
     print(f"Airflow UI: http://localhost:{port}  (user admin)")
     print(f"password: see {airflow / 'simple_auth_manager_passwords.json.generated'}")
     print("stop with Ctrl+C or `make stop`", flush=True)
@@ -63,11 +64,24 @@ def stop() -> bool:
     if not path.exists():
         return embedded.stop()
     state = json.loads(path.read_text())
-    _end_group(state["pgid"])
+    if _is_standalone(state["pgid"]):  # not a stale file whose pid another program has now
+        _end_group(state["pgid"])
     path.unlink(missing_ok=True)
     if state.get("stop_db"):
         embedded.stop()
     return True
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _is_standalone(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"standalone" in cmdline and b"airflow" in cmdline
 
 
 def _end_group(pgid: int) -> None:

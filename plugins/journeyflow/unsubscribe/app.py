@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from journeyflow import warehouse
 from journeyflow.config import ConfigError
+from journeyflow.connections import MissingConnection
 from journeyflow.sqlfile import statement
 from journeyflow.unsubscribe.keys import Keys, load_keys
 from journeyflow.unsubscribe.tokens import Claim, verify_token
@@ -171,7 +172,7 @@ def create_app(keys: Keys | None = None, *, key_ttl: float = 60.0) -> "fastapi.F
         """Confirmation page only: scanners prefetch GETs, so a GET never unsubscribes."""
         try:
             claim = await claim_for(token)
-        except ConfigError as exc:
+        except (ConfigError, MissingConnection) as exc:
             log.error("unsubscribe keys unusable: %s", exc)
             return page("unavailable", 503, request.method)
         return page("confirm" if claim else "invalid", 200 if claim else 400, request.method)
@@ -184,7 +185,7 @@ def create_app(keys: Keys | None = None, *, key_ttl: float = 60.0) -> "fastapi.F
             return page("too_large", 413)
         try:
             claim = await claim_for(token)
-        except ConfigError as exc:
+        except (ConfigError, MissingConnection) as exc:
             log.error("unsubscribe keys unusable: %s", exc)
             return page("unavailable", 503)
         if claim is None:

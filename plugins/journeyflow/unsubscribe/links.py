@@ -8,6 +8,7 @@ the recipient: https (RFC 8058 one-click requires it), and not localhost or a pr
 from __future__ import annotations
 
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 from journeyflow.config import load_config
@@ -40,7 +41,7 @@ def base_url() -> str:
 def public_problem(url: str) -> str | None:
     """Why a recipient could not use ``url``, or None when it is a public https URL."""
     parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
+    host = (parts.hostname or "").lower().rstrip(".")
     if parts.scheme != "https":
         return (
             f"it is {parts.scheme or 'not'} a URL with a scheme"
@@ -54,7 +55,12 @@ def public_problem(url: str) -> str | None:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return None
+        if not all(part.isdigit() for part in host.split(".")):
+            return None
+        try:  # a short or legacy IPv4 spelling browsers accept: 127.1, 10.1, 3232235777
+            address = ipaddress.ip_address(socket.inet_ntoa(socket.inet_aton(host)))
+        except OSError:
+            return f"{host} is not a host name"
     if not address.is_global:
         return f"{host} is a private or local address"
     return None

@@ -1,5 +1,6 @@
-"""A real Airflow deployment for tests: api-server, scheduler and dag-processor as processes,
-metadata on PostgreSQL (a database of the embedded server), LocalExecutor by default.
+"""A real Airflow deployment on this machine, for the tests and benchmarks: api-server,
+scheduler and dag-processor (and Celery workers) as processes, metadata on PostgreSQL,
+LocalExecutor or CeleryExecutor.
 
 Every wait polls for the state it needs (health, the DAG parsed, a run's state) with a deadline;
 nothing sleeps a fixed time. ``stop()`` ends every process group it started.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,10 +23,16 @@ from typing import Any
 import requests
 
 from journeyflow.config import DAGS_DIR, PROJECT_DIR
-from tests.smtp_sink import free_port
 
 BIN = Path(sys.executable).parent
 USERS = {"admin": "Admin", "viewer": "Viewer"}
+
+
+def free_port() -> int:
+    """A TCP port on localhost nobody listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 0.5) -> Any:
@@ -183,5 +191,14 @@ class AirflowStack:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
         return self.api("GET", path, params={"limit": 200})["task_instances"]
 
-    def clear(self, run_id: str, dag_id: str = "journeyflow_nightly") -> None:
-        self.api("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
+    def clear(
+        self, run_id: str, dag_id: str = "journeyflow_nightly", from_task: str | None = None
+    ) -> None:
+        """Clear the whole run, or ``from_task`` and everything downstream of it."""
+        if from_task is None:
+            self.api("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False})
+            return
+        self.api("POST", f"/dags/{dag_id}/clearTaskInstances", json={
+            "dry_run": False, "dag_run_id": run_id, "task_ids": [from_task],
+            "include_downstream": True, "only_failed": False, "reset_dag_runs": True,
+        })  # fmt: skip
