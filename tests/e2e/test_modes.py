@@ -149,18 +149,6 @@ def test_real_mail_never_carries_an_unreachable_unsubscribe_link(production, mon
     assert "journeyflow_unsubscribe" in str(err.value)
 
 
-def test_an_unreachable_link_fails_the_run_before_the_first_message(production, db, monkeypatch):
-    before = fingerprints(db)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_JOURNEYFLOW_UNSUBSCRIBE",
-        json.dumps({"conn_type": "generic", "host": "http://localhost:8080/journeyflow/u/",
-                    "password": "k1:" + "s" * 32}),
-    )  # fmt: skip
-    assert run_dag() == "failed"
-    assert production.messages == [] and fingerprints(db) == before
-    assert "check_connections failed: the unsubscribe links would point at" in failure(db)
-
-
 def test_messages_rendered_with_local_links_are_never_sent_for_real(
     production, db, monkeypatch, world
 ):

@@ -445,7 +445,8 @@ def comparable(stream, rows: list[tuple]) -> list[tuple]:
     """Rows with an event's properties parsed (both paths write the same JSON, spelled apart)."""
     if stream.name != "events":
         return rows
-    return [(*row[:-1], json.loads(row[-1])) for row in rows]
+    # numbers as their text: a property may hold an integer of thousands of digits
+    return [(*row[:-1], json.loads(row[-1], parse_int=str)) for row in rows]
 
 
 @HOSTILE

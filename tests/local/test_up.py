@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -68,21 +69,45 @@ def home():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_make_stop_and_ctrl_c_end_every_process_up_started(home):
+def test_ctrl_c_ends_every_process_up_started(home):
+    """A real `make up` (airflow standalone: api-server, scheduler, dag-processor, triggerer)
+    and Ctrl+C in its terminal."""
     proc, pgid, _ = start_up(home)
     assert group_alive(pgid) and postgres_running(home)
-    stop = subprocess.run(
-        [str(BIN / "journeyflow"), "stop"],
-        env={**os.environ, "JOURNEYFLOW_HOME": str(home)}, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert stop.returncode == 0 and "stopped" in stop.stdout, stop.stderr
-    proc.wait(timeout=60)
-    wait_for("the process group to end", lambda: not group_alive(pgid), timeout=60)
-    assert not postgres_running(home) and not (home / "up.json").exists()
-
-    proc, pgid, _ = start_up(home)  # again, and this time Ctrl+C in its terminal
     os.kill(proc.pid, signal.SIGINT)
     proc.wait(timeout=90)
     wait_for("the process group to end", lambda: not group_alive(pgid), timeout=60)
     assert not postgres_running(home) and not (home / "up.json").exists()
+
+
+def test_make_stop_ends_the_process_group_up_recorded(home, monkeypatch):
+    """`make stop` from another terminal: what `up` recorded (the standalone's process group)
+    ends, with every process in it; a stale record of another program is left alone."""
+    from journeyflow.local import standalone
+
+    env = {**os.environ, "JOURNEYFLOW_HOME": str(home)}
+    group = subprocess.Popen(  # stands where airflow standalone stands: a group with children
+        ["bash", "-c", "exec -a 'airflow standalone' bash -c 'sleep 600 & sleep 600 & wait'"],
+        start_new_session=True,
+    )
+    reaper = threading.Thread(target=group.wait)  # as `up` waits for its standalone
+    reaper.start()
+    wait_for("the children", lambda: len(children(group.pid)) == 2, 30, 0.1)
+    (home / "up.json").write_text(json.dumps({"pgid": group.pid, "stop_db": False}))
+    stop = subprocess.run([str(BIN / "journeyflow"), "stop"], env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert stop.returncode == 0 and "stopped" in stop.stdout, stop.stderr
+    reaper.join(30)
+    wait_for("the process group to end", lambda: not group_alive(group.pid), 30, 0.1)
+
+    other = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    (home / "up.json").write_text(json.dumps({"pgid": other.pid, "stop_db": False}))
+    monkeypatch.setenv("JOURNEYFLOW_HOME", str(home))
+    assert standalone.stop() and other.poll() is None  # not a standalone: left alone
+    other.kill()
+    other.wait(10)
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in found.split()]
