@@ -20,10 +20,10 @@ demo: setup
 test: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) pytest
+	$(RUN) pytest -n 2 --dist loadfile
 
 test-fast: setup
-	$(RUN) pytest -m "not slow"
+	$(RUN) pytest -n 2 --dist loadfile -m "not slow"
 
 lint: setup
 	$(RUN) ruff check . && $(RUN) ruff format --check .
