@@ -166,6 +166,8 @@ def run_in_progress() -> dict[str, Any] | None:
     """A run that is still working (its status is ``running``), if any: a scheduled run, or a
     run of the CLI whose process is alive on this host. A dead CLI run does not count."""
     with warehouse.transaction() as conn:
+        if conn.execute(text("select to_regclass('journeyflow.pipeline_runs')")).scalar() is None:
+            return None  # a new warehouse: no run yet, the first task migrates it
         rows = conn.execute(statement("runlog/in_progress")).mappings().all()
     for row in rows:
         run_id = row["run_id"] or ""
