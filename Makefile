@@ -5,7 +5,7 @@ export JOURNEYFLOW_HOME ?= $(CURDIR)/.journeyflow
 export UV_LINK_MODE ?= copy
 RUN := $(UV) run --frozen
 
-.PHONY: setup demo test test-fast lint up stop bench bench-big clean
+.PHONY: setup browser demo test test-fast lint up stop bench bench-big clean
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
@@ -17,7 +17,19 @@ setup: $(UV)
 demo: setup
 	JOURNEYFLOW_MODE=local $(RUN) journeyflow demo
 
-test: setup
+# The cockpit's screenshots need Debian's chromium (driven by Playwright, no browser download).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian chromium for the cockpit's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium >/dev/null; \
+	  else \
+	    echo "the cockpit's browser tests need chromium: sudo apt-get install chromium" >&2; \
+	    exit 1; \
+	  fi; }
+
+test: setup browser
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) pytest -n 2 --dist loadfile

@@ -76,6 +76,20 @@ def airflow_db(warehouse_url):
     airflow_env.ensure_metadata_db()
 
 
+def truncate_everything(conn) -> None:
+    """Empty every table of the warehouse but the migrations (a warehouse before its first run)."""
+    from sqlalchemy import text
+
+    tables = conn.execute(
+        text(
+            "select string_agg(format('%I.%I', schemaname, tablename), ', ') from pg_tables "
+            "where schemaname in ('journeyflow', 'journeyflow_staging') "
+            "and tablename <> 'schema_migrations'"
+        )
+    ).scalar()
+    conn.exec_driver_sql(f"truncate {tables}")
+
+
 def table_fingerprints(conn, tables=("contacts", "events", "watermarks", "quarantine")) -> dict:
     """A content hash per core table: equal fingerprints mean identical tables."""
     out = {}

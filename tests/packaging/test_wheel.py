@@ -105,6 +105,8 @@ dag = bag.dags["journeyflow_nightly"]
 print(len(dag.tasks), sorted(t for t in dag.task_ids if t.endswith(".send"))[0])
 apps, middlewares = plugins_manager.get_fastapi_plugins()
 print("plugin", [a["url_prefix"] for a in apps], len(middlewares))
+from journeyflow.cockpit.app import environment
+print("cockpit templates", len(environment().list_templates()))
 """
     done = run(
         installed, str(installed / "venv" / "bin" / "python"), "-c", code,
@@ -117,3 +119,4 @@ print("plugin", [a["url_prefix"] for a in apps], len(middlewares))
     count, first_send = line.split()
     assert int(count) > 20 and first_send == "onboarding_tips.send"
     assert "plugin ['/journeyflow'] 1" in done.stdout
+    assert "cockpit templates 9" in done.stdout  # the pages' templates travel in the wheel

@@ -109,8 +109,10 @@ def _merge_events(conn: Connection, run_date: date) -> int:
         savepoint = conn.begin_nested()
         try:
             conn.exec_driver_sql("alter table journeyflow.events drop constraint events_pkey")
+            conn.exec_driver_sql("drop index if exists journeyflow.events_contact")
             inserted = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount
             conn.exec_driver_sql("alter table journeyflow.events add primary key (event_id)")
+            conn.exec_driver_sql("create index events_contact on journeyflow.events (contact_id)")
             savepoint.commit()
             return inserted
         except IntegrityError:

@@ -1,4 +1,4 @@
-"""Reports of D: cohorts, lifetime value by first product, engagement levels, phase counts.
+"""Reports of D: cohorts, lifetime value by first product, engagement levels, the funnel.
 
 Each report is a model in ``sql/reports/<name>.sql`` that fills ``journeyflow.report_<name>``
 for D; a rerun of D replaces its rows.
@@ -22,6 +22,7 @@ REPORTS = {
     "report_cohorts": "reports/cohorts",
     "report_clv": "reports/clv",
     "report_engagement": "reports/engagement",
+    "report_funnel": "reports/funnel",
 }
 
 

@@ -1,0 +1,67 @@
+"""The charts of each page, drawn from the page's JSON twin (so chart and table agree)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from journeyflow.cockpit import svg
+
+OUTCOMES = ("sent", "exported", "queued", "held", "excluded", "bounced", "failed", "in_doubt")
+
+
+def outcome_columns(found: dict[str, Any]) -> list[tuple[str, str]]:
+    """The Campaigns table's columns: campaign, channel, then each outcome that occurs."""
+    present = {k for row in found.get("outcomes", []) for k in row}
+    shown = [(o, o.replace("_", " ")) for o in OUTCOMES if o in present]
+    return [("campaign", "campaign"), ("channel", "channel"), *shown, ("contacts", "candidates")]
+
+
+def _funnel(found: dict[str, Any]) -> dict[str, str]:
+    stages = found["funnel"]
+    notes = [f"→ {s['to_next'] * 100:.1f} % go on" if s["to_next"] is not None else ""
+             for s in stages]  # fmt: skip
+    series: dict[str, list[tuple[str, float]]] = {p["phase"]: [] for p in found["phases"]}
+    for row in found["trend"]:
+        series.setdefault(row["phase"], []).append((row["run_date"], row["contacts"]))
+    return {
+        "funnel": svg.bars([(s["stage"], s["people"]) for s in stages], "The funnel", notes),
+        "phases": svg.bars(
+            [(p["phase"], p["contacts"]) for p in found["phases"]],
+            "Contacts per phase",
+            [f"({p['change']:+,})" for p in found["phases"]],
+        ),
+        "trend": svg.lines({k: v for k, v in series.items() if v}, "Contacts per phase over time"),
+    }
+
+
+def _campaigns(found: dict[str, Any]) -> dict[str, str]:
+    rows = [(f"{o['campaign']} ({o['channel']})", {k: o.get(k, 0) for k in OUTCOMES})
+            for o in found["outcomes"]]  # fmt: skip
+    present = [o for o in OUTCOMES if any(parts[o] for _, parts in rows)]
+    reasons: dict[str, int] = {}
+    for r in found["rows"]:
+        if r["decision"] in ("held", "excluded", "bounced", "failed", "in_doubt"):
+            label = r["reason"] if len(r["reason"]) <= 60 else r["reason"][:57] + "..."
+            reasons[label] = reasons.get(label, 0) + r["contacts"]
+    top = sorted(reasons.items(), key=lambda kv: -kv[1])[:12]
+    return {
+        "outcomes": svg.stacked(rows, present, "Campaign outcomes"),
+        "reasons": svg.bars(top, "Held and excluded by reason", label_width=380),
+    }
+
+
+def _quality(found: dict[str, Any]) -> dict[str, str]:
+    rows = [(c["check"], {c["verdict"]: c["bad_rows"] or 0}) for c in found["checks"]]
+    return {"checks": svg.stacked(rows, ["failed", "warning", "passed"], "Bad rows per check")}
+
+
+def _reports(found: dict[str, Any]) -> dict[str, str]:
+    levels = [(e["engagement_level"], e["contacts"]) for e in found["engagement"]]
+    return {"engagement": svg.bars(levels, "Contacts per engagement level")}
+
+
+def for_page(name: str, found: dict[str, Any]) -> dict[str, str]:
+    """The SVG charts of page ``name`` for its data ``found``."""
+    draw = {"funnel": _funnel, "campaigns": _campaigns, "quality": _quality,
+            "reports": _reports}.get(name)  # fmt: skip
+    return draw(found) if draw else {}

@@ -1,0 +1,96 @@
+"""The cockpit app without an api-server (the Airflow user given): pages before the first run,
+escaping, CSV, the Data Docs folder and the mailing file's guard. The real api-server, its login
+and the JSON twins against the read models are in tests/e2e/test_cockpit.py."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from journeyflow.cockpit import svg
+from journeyflow.cockpit.app import PAGES, create_app, to_csv
+from journeyflow.cockpit.auth import Viewer, viewer
+from tests.conftest import truncate_everything
+
+D = date(2026, 11, 20)
+
+
+@pytest.fixture
+def client(db):
+    from fastapi.testclient import TestClient
+
+    with db.transaction() as conn:
+        truncate_everything(conn)
+
+    def as_user(editor: bool) -> TestClient:
+        app = create_app()
+        app.dependency_overrides[viewer] = lambda: Viewer("ops", editor=editor)
+        return TestClient(app, root_path="/journeyflow")
+
+    return as_user
+
+
+def test_before_the_first_run_every_page_says_so_and_the_twins_are_404(client):
+    c = client(True)
+    for key, _ in PAGES:
+        page = c.get(f"/{key}")
+        assert page.status_code == 200, key
+        assert "journeyflow" in page.text and 'class="here"' in page.text
+    for key in ("funnel", "campaigns", "quality", "reports", "runs"):
+        twin = c.get(f"/api/{key}")
+        assert twin.status_code == 404 and "run the pipeline first" in twin.json()["detail"]
+    assert c.get("/api/postal").json() == {"mailings": []}
+
+
+def test_an_unknown_contact_is_named_not_a_traceback(client, world):
+    from journeyflow.lifecycle.phases import assign_phases
+
+    world.contact()
+    assign_phases(D)
+    c = client(False)
+    page = c.get(f"/contacts/nobody?date={D}")
+    assert page.status_code == 200 and "contact nobody is not in the warehouse" in page.text
+    assert c.get(f"/api/contacts/nobody?date={D}").status_code == 404
+
+
+def test_a_csv_cell_that_a_spreadsheet_would_run_is_defused():
+    text = to_csv([{"reason": "=HYPERLINK(1)", "n": 2}, {"reason": "+1", "n": -3}])
+    assert text.splitlines() == ["reason,n", "'=HYPERLINK(1),2", "'+1,-3"]
+
+
+def test_chart_labels_are_escaped():
+    drawn = svg.bars([("<script>x</script>", 3)], "t & t")
+    assert "<script>" not in drawn and "&lt;script&gt;" in drawn and "t &amp; t" in drawn
+    lines = svg.lines({"a<b": [("2026-11-19", 1), ("2026-11-20", 2)]}, "trend")
+    assert "a&lt;b" in lines and "<polyline" in lines
+
+
+def test_data_docs_are_served_from_the_run_folder_only(client, tmp_path):
+    from journeyflow.quality.gate import docs_dir
+
+    folder = docs_dir(D)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "index.html").write_text("<html>docs</html>")
+    c = client(False)
+    assert c.get(f"/docs/{D}/index.html").text == "<html>docs</html>"
+    assert c.get(f"/docs/{D}/../../unsubscribe.key").status_code == 404
+    assert c.get(f"/docs/{D}/%2e%2e/%2e%2e/unsubscribe.key").status_code == 404
+
+
+def test_only_editors_download_mailing_files(client):
+    assert client(False).get(f"/postal/win_back/{D}/file").status_code == 403
+    missing = client(True).get(f"/postal/win_back/{D}/file")
+    assert missing.status_code == 404 and "no kept mailing file" in missing.json()["detail"]
+
+
+def test_a_csv_of_a_table_the_page_does_not_have_names_the_ones_it_has(client):
+    from journeyflow import warehouse
+
+    with warehouse.transaction() as conn:
+        conn.exec_driver_sql(
+            "insert into journeyflow.pipeline_runs (run_date, run_id, status, started_at) "
+            f"values ('{D}', 'r1', 'success', now())"
+        )
+    wrong = client(True).get(f"/api/quality.csv?table=nope&date={D}")
+    assert wrong.status_code == 404 and "there are: checks, quarantine" in wrong.json()["detail"]
