@@ -33,7 +33,7 @@ airflow_env.configure()
 
 CORE_TABLES = (
     "contacts", "events", "watermarks", "quarantine", "pipeline_runs", "pipeline_steps",
-    "validation_results", "contact_facts", "campaign_decisions", "outbox",
+    "validation_results", "contact_facts", "campaign_decisions", "decision_counts", "outbox",
     "suppressions", "postal_exports", "postal_rejects",
 )  # fmt: skip
 

@@ -94,3 +94,21 @@ def test_a_csv_of_a_table_the_page_does_not_have_names_the_ones_it_has(client):
         )
     wrong = client(True).get(f"/api/quality.csv?table=nope&date={D}")
     assert wrong.status_code == 404 and "there are: checks, quarantine" in wrong.json()["detail"]
+
+
+def test_the_dag_run_tab_finds_a_run_of_the_cli_by_its_airflow_run_id(client):
+    from journeyflow import warehouse
+
+    airflow_id = "manual__2026-11-20T23:00:00+00:00"
+    with warehouse.transaction() as conn:
+        conn.exec_driver_sql(
+            "insert into journeyflow.pipeline_runs (run_date, run_id, status, started_at) values "
+            f"('{D}', '{airflow_id} (journeyflow run, pid 42 on vm)', 'success', now())"
+        )
+    c = client(False)
+    found = c.get("/runs/by-id", params={"run_id": airflow_id}, follow_redirects=False)
+    assert found.status_code == 307 and found.headers["location"].endswith(f"/runs?date={D}")
+    other = c.get("/runs/by-id", params={"run_id": "scheduled__x", "dag_id": "other_dag"})
+    assert (
+        other.status_code == 200 and "other_dag run scheduled__x has no journeyflow" in other.text
+    )

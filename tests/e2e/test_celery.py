@@ -78,7 +78,8 @@ def queued(db, tmp_path_factory):
     with warehouse.transaction() as conn:
         conn.exec_driver_sql(
             "truncate journeyflow.contacts, journeyflow.events, journeyflow.outbox, "
-            "journeyflow.campaign_decisions, journeyflow.contact_facts, journeyflow.suppressions"
+            "journeyflow.campaign_decisions, journeyflow.contact_facts, journeyflow.suppressions, "
+            "journeyflow.decision_counts"
         )
         conn.execute(
             text(

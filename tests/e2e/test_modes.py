@@ -17,7 +17,8 @@ D = date(2026, 11, 20)
 BERLIN = ZoneInfo("Europe/Berlin")
 BUSINESS_TABLES = (
     "contacts", "events", "watermarks", "quarantine", "contact_facts", "campaign_decisions",
-    "outbox", "suppressions", "postal_exports", "postal_rejects", "validation_results",
+    "decision_counts", "outbox", "suppressions", "postal_exports", "postal_rejects",
+    "validation_results",
 )  # fmt: skip
 CONNECTIONS = (
     "journeyflow_db", "journeyflow_source", "journeyflow_smtp", "journeyflow_postal_drop",

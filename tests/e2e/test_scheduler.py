@@ -78,6 +78,7 @@ def clean_warehouse(db) -> None:
         conn.exec_driver_sql(
             "truncate journeyflow.contacts, journeyflow.events, journeyflow.watermarks, "
             "journeyflow.quarantine, journeyflow.outbox, journeyflow.campaign_decisions, "
+            "journeyflow.decision_counts, "
             "journeyflow.suppressions, journeyflow.postal_exports, journeyflow.postal_rejects, "
             "journeyflow.pipeline_runs, journeyflow.pipeline_steps, journeyflow.contact_facts, "
             "journeyflow.phase_history, journeyflow.phase_runs, journeyflow.phase_counts"

@@ -105,7 +105,10 @@ def test_rendering_in_worker_processes_gives_the_same_messages(db, world, smtp, 
     campaigns.decide(D)
     serial = {r["contact_id"]: r["message"] for r in outbox_rows(db)}
     with db.transaction() as conn:
-        conn.exec_driver_sql("truncate journeyflow.outbox, journeyflow.campaign_decisions")
+        conn.exec_driver_sql(
+            "truncate journeyflow.outbox, journeyflow.campaign_decisions, "
+            "journeyflow.decision_counts"
+        )
     monkeypatch.setattr(enqueue, "PARALLEL_FROM", 1)
     monkeypatch.setattr(enqueue, "RENDER_CHUNK", 2)
     campaigns.decide(D)

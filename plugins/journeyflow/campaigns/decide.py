@@ -155,10 +155,11 @@ def decide(d: date) -> StepResult:
         conn.execute(statement("decisions/forget_run"), d_)
         conn.execute(statement("decisions/keep"), d_)
         conn.execute(statement("decisions/keep_handed_out"), {**d_, "out": list(states.OUT)})
-        keep = load_config().campaigns.keep_decisions_days
-        pruned = conn.execute(
-            statement("decisions/prune"), {"oldest": d - timedelta(days=keep)}
-        ).rowcount
+        conn.execute(statement("decisions/forget_counts"), d_)
+        conn.execute(statement("decisions/keep_counts"), d_)
+        oldest = {"oldest": d - timedelta(days=load_config().campaigns.keep_decisions_days)}
+        pruned = conn.execute(statement("decisions/prune"), oldest).rowcount
+        conn.execute(statement("decisions/prune_counts"), oldest)
         queued = enqueue(conn, d)
         plan_ = _plan_from(conn, d)
         result.rows_in = sum(sum(c.values()) for c in plan_.counts.values())
