@@ -134,12 +134,14 @@ def main() -> None:
         from journeyflow.lifecycle.facts import score
         from journeyflow.lifecycle.phases import assign_phases
         from journeyflow.lifecycle.reports import report
+        from journeyflow.sqlfile import statement as sql
 
         started = time.perf_counter()
         for day in (D - timedelta(days=1), D):
             with warehouse.transaction() as conn:
                 for statement in RUN.split(";"):
                     conn.execute(text(statement), {"n": args.contacts, "d": day})
+                conn.execute(sql("decisions/keep_counts"), {"d": day})  # as decide does
             score(day)
             assign_phases(day)
             report(day)

@@ -15,6 +15,10 @@ MENU = [
      "category": "Journeyflow", "destination": "nav"}
     for key, label in PAGES
 ]  # fmt: skip
+TOP = {  # one entry in the UI's top navigation; the pages have tabs of their own
+    "name": "Journeyflow", "href": "/journeyflow/funnel", "url_route": "journeyflow",
+    "nav_top_level": True, "destination": "nav",
+}  # fmt: skip
 RUN_VIEW = {
     "name": "Journeyflow",
     "href": "/journeyflow/runs/by-id?dag_id={DAG_ID}&run_id={RUN_ID}",
@@ -30,4 +34,4 @@ class JourneyflowPlugin(AirflowPlugin):
          "name": "journeyflow"}
     ]  # fmt: skip
     fastapi_root_middlewares = [{"middleware": DefaultTimezone, "name": "journeyflow_timezone"}]
-    external_views = [*MENU, RUN_VIEW]
+    external_views = [TOP, *MENU, RUN_VIEW]

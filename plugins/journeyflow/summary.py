@@ -10,9 +10,10 @@ from journeyflow import warehouse
 from journeyflow.sqlfile import statement
 
 
-def summary(run_date: date) -> dict[str, Any]:
+def summary(run_date: date, totals: bool = True) -> dict[str, Any]:
     """Steps with counts and seconds, quarantine reasons, the gate, phases and campaigns of D,
-    the run's status and message, and what needs attention."""
+    the run's status and message, what needs attention, and (``totals``) the warehouse's size,
+    which counts every row."""
     d = {"d": run_date}
     with warehouse.transaction() as conn:
 
@@ -20,7 +21,7 @@ def summary(run_date: date) -> dict[str, Any]:
             return [dict(row._mapping) for row in conn.execute(statement(name), d)]
 
         run = conn.execute(statement("runlog/run"), d).mappings().first()
-        return {
+        found = {
             "run_date": run_date.isoformat(),
             "run": dict(run) if run is not None else None,
             "steps": rows("runlog/steps"),
@@ -28,9 +29,13 @@ def summary(run_date: date) -> dict[str, Any]:
             "gate": rows("runlog/gate_results"),
             "phases": rows("reports/phase_counts_with_change"),
             "campaigns": rows("runlog/campaign_outcomes"),
-            "totals": dict(conn.execute(statement("runlog/warehouse_totals")).one()._mapping),
             "attention": attention(conn),
         }
+        if totals:
+            found["totals"] = dict(
+                conn.execute(statement("runlog/warehouse_totals")).one()._mapping
+            )
+        return found
 
 
 def attention(conn: Any = None) -> list[str]:

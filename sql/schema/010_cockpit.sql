@@ -86,3 +86,9 @@ union all
 select run_date, campaign, step, channel, decision, reason, count(*)
 from journeyflow.queued_decisions
 group by 1, 2, 3, 4, 5, 6;
+
+-- What needs a person (messages in doubt) and what a run quarantined, without a scan of tables
+-- that only grow.
+create index if not exists outbox_in_doubt
+    on journeyflow.outbox (campaign, run_date) where status = 'in_doubt';
+create index if not exists quarantine_first_run on journeyflow.quarantine (first_run_date);

@@ -150,6 +150,7 @@ def test_the_plugin_puts_its_pages_in_a_menu_and_on_the_dag_run_page(cockpit):
     (ours,) = [p for p in plugins if p["name"] == "journeyflow"]
     views = {v["url_route"]: v for v in ours["external_views"]}
     assert {f"journeyflow-{p}" for p in PAGES} <= set(views)
+    assert views["journeyflow"]["nav_top_level"] is True
     assert {views[f"journeyflow-{p}"]["category"] for p in PAGES} == {"Journeyflow"}
     run_view = views["journeyflow-run"]
     assert run_view["destination"] == "dag_run" and "{RUN_ID}" in run_view["href"]
@@ -302,5 +303,11 @@ def test_every_page_in_headless_chromium_after_logging_in(cockpit):
                 assert needle in text, f"{name}: {needle!r} not on the page"
             page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
             page.screenshot(path=str(ARTEFACTS / "top" / f"{name}.png"))  # for the README
+        # inside the Airflow UI: the top navigation's entry opens the cockpit in a frame
+        page.goto(f"{stack.url}/plugin/journeyflow")
+        frame = page.frame_locator("iframe").first
+        frame.get_by_text(f"Funnel {D}").wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTEFACTS / "top" / "airflow-ui.png"))
         browser.close()
     assert sorted(f.stem for f in ARTEFACTS.glob("*.png")) == sorted(PAGES)
+    assert (ARTEFACTS / "top" / "airflow-ui.png").is_file()

@@ -17,7 +17,7 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from journeyflow.cockpit import charts, data
-from journeyflow.cockpit.auth import NotLoggedIn, Viewer, viewer
+from journeyflow.cockpit.auth import DAG_ID, NotLoggedIn, Viewer, viewer
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,14 @@ HEADERS = {
     "x-frame-options": "SAMEORIGIN",  # the Airflow UI shows the pages in an iframe
     "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' "
     "data:; form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
+}
+
+
+DOCS_HEADERS = {
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "SAMEORIGIN",
+    "content-security-policy": "sandbox allow-scripts allow-popups; frame-ancestors 'self'",
 }
 
 
@@ -64,6 +72,7 @@ def environment() -> Environment:
     )
     env.filters["cell"] = _cell
     env.filters["percent"] = lambda v: "" if v is None else f"{v * 100:.1f} %"
+    env.filters["quote"] = lambda v: quote(str(v), safe="")
     env.filters["signed"] = lambda v: "" if v is None else f"{v:+,}"
     return env
 
@@ -73,7 +82,8 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     prefixed with ``'``."""
     out = io.StringIO()
     if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), extrasaction="ignore")
+        fields = list(dict.fromkeys(k for row in rows for k in row))  # sparse rows: every column
+        writer = csv.DictWriter(out, fieldnames=fields)
         writer.writeheader()
         for row in rows:
             writer.writerow(
@@ -90,6 +100,13 @@ def create_app(unsubscribe: FastAPI | None = None) -> FastAPI:
     env = environment()
     app = FastAPI(title="journeyflow cockpit", docs_url=None, redoc_url=None, openapi_url=None)
     User = Depends(viewer)  # noqa: N806 (a dependency, used like a type)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable) -> Response:
+        response = await call_next(request)
+        for name, value in HEADERS.items():  # JSON twins and errors too; the docs and the
+            response.headers.setdefault(name, value)  # unsubscribe page set stricter ones
+        return response
 
     @app.exception_handler(NotLoggedIn)
     async def not_logged_in(request: Request, exc: NotLoggedIn) -> Response:
@@ -108,18 +125,22 @@ def create_app(unsubscribe: FastAPI | None = None) -> FastAPI:
     async def compute(fn: Callable[..., dict], *args: Any) -> dict[str, Any]:
         try:
             return await run_in_threadpool(fn, *args)
-        except LookupError as exc:
+        except data.NotFound as exc:
             raise HTTPException(404, str(exc)) from None
 
     def page(request: Request, name: str, who: Viewer, run_date: date | None, dates: list,
              **ctx: Any) -> HTMLResponse:  # fmt: skip
         base = request.scope.get("root_path", "")
-        keep = {k: v for k, v in request.query_params.items() if k not in ("date", "run_id")}
-        query = "&".join(f"{k}={v}" for k, v in {"date": run_date, **keep}.items() if v)
+        keep = {k: v for k, v in request.query_params.items() if k in ("q",)}
+        query = urlencode({k: v for k, v in {"date": run_date, **keep}.items() if v})
+
+        def csv_of(table: str) -> str:
+            return f"{base}/api/{name}.csv?{urlencode({'table': table})}&{query}"
+
         context = {
             "page": name, "title": dict(PAGES)[name], "pages": PAGES, "base": base,
             "viewer": who, "run_date": str(run_date) if run_date else "", "dates": dates,
-            "keep": keep, "csv": lambda table: f"{base}/api/{name}.csv?table={table}&{query}",
+            "keep": keep, "csv": csv_of,
         }  # fmt: skip
         html = env.get_template(f"{name}.html").render({**context, **ctx})
         return HTMLResponse(html, headers=HEADERS)
@@ -158,8 +179,10 @@ def create_app(unsubscribe: FastAPI | None = None) -> FastAPI:
 
     def as_csv(found: dict[str, Any], table: str, stem: str) -> Response:
         rows = found.get(table)
+        if isinstance(rows, dict):  # a record (the contact's facts): one row per field
+            rows = [{"name": k, "value": v} for k, v in rows.items()]
         if not isinstance(rows, list):
-            tables = ", ".join(k for k, v in found.items() if isinstance(v, list))
+            tables = ", ".join(k for k, v in found.items() if isinstance(v, list | dict))
             raise HTTPException(404, f"no table {table!r} on this page; there are: {tables}")
         name = f"{stem}_{found.get('run_date') or 'all'}.csv"
         return Response(
@@ -172,7 +195,8 @@ def create_app(unsubscribe: FastAPI | None = None) -> FastAPI:
         request: Request, run_id: str, dag_id: str = "", who: Viewer = User
     ) -> Response:
         """The DAG run page's view: the summary of the run date this Airflow run recorded."""
-        run_date = await run_in_threadpool(data.run_date_of, run_id)
+        mine = dag_id in ("", DAG_ID)  # Airflow shows the tab on every DAG's runs
+        run_date = await run_in_threadpool(data.run_date_of, run_id) if mine else None
         if run_date is None:
             _, dates = await newest(None)
             why = f"{dag_id or 'this DAG'} run {run_id} has no journeyflow summary"
@@ -213,10 +237,15 @@ def create_app(unsubscribe: FastAPI | None = None) -> FastAPI:
         from journeyflow.quality.gate import docs_dir
 
         root = docs_dir(run_date).resolve()
-        target = (root / (path or "index.html")).resolve()
+        try:
+            target = (root / (path or "index.html")).resolve()
+        except ValueError:  # a NUL byte in the path
+            target = root
         if not target.is_relative_to(root) or not target.is_file():
             raise HTTPException(404, f"no Data Docs file {path!r} for {run_date}")
-        return FileResponse(target, headers={"x-frame-options": "SAMEORIGIN"})
+        # Great Expectations' pages load scripts from CDNs: run them in a sandbox, never as the
+        # Airflow origin (which holds the user's session)
+        return FileResponse(target, headers=DOCS_HEADERS)
 
     # -- contacts ----------------------------------------------------------------------------------
     def contact_page(request: Request, who: Viewer, run_date: date | None, dates: list,
@@ -233,8 +262,8 @@ def create_app(unsubscribe: FastAPI | None = None) -> FastAPI:
         base = request.scope.get("root_path", "")
 
         def csv_of(table: str) -> str:
-            contact_id = quote(ctx["data"]["contact_id"], safe="")
-            return f"{base}/api/contacts/{contact_id}.csv?table={table}&date={run_date}"
+            query = {"id": ctx["data"]["contact_id"], "table": table, "date": run_date}
+            return f"{base}/api/contact.csv?{urlencode(query)}"
 
         ctx = {"q": "", "found": None, "problem": None, "data": None, "csv": csv_of, **ctx}
         return page(request, "contacts", who, run_date, dates, message_columns=columns, **ctx)
@@ -246,10 +275,11 @@ def create_app(unsubscribe: FastAPI | None = None) -> FastAPI:
         found = await run_in_threadpool(data.search, q, who.editor) if q.strip() else None
         if found and len(found) == 1 and found[0] == q.strip():
             base = request.scope.get("root_path", "")
-            return RedirectResponse(f"{base}/contacts/{found[0]}?date={run_date}", 303)
+            when = f"?date={run_date}" if run_date else ""
+            return RedirectResponse(f"{base}/contacts/{quote(found[0], safe='')}{when}", 303)
         return contact_page(request, who, run_date, dates, q=q, found=found)
 
-    @app.get("/contacts/{contact_id}", include_in_schema=False)
+    @app.get("/contacts/{contact_id:path}", include_in_schema=False)
     async def contact(request: Request, contact_id: str, date: date | None = None,
                       who: Viewer = User) -> Response:  # fmt: skip
         run_date, dates = await newest(date)
@@ -257,7 +287,7 @@ def create_app(unsubscribe: FastAPI | None = None) -> FastAPI:
             return contact_page(request, who, None, dates, problem="no run yet")
         try:
             found = await run_in_threadpool(data.contact, contact_id, run_date, who.editor)
-        except LookupError as exc:
+        except data.NotFound as exc:
             return contact_page(request, who, run_date, dates, q=contact_id, problem=str(exc))
         return contact_page(request, who, run_date, dates, q=contact_id, data=found)
 
@@ -265,13 +295,13 @@ def create_app(unsubscribe: FastAPI | None = None) -> FastAPI:
     async def search_twin(q: str = Query(..., min_length=1), who: Viewer = User) -> Any:
         return {"q": q, "contacts": await run_in_threadpool(data.search, q, who.editor)}
 
-    @app.get("/api/contacts/{contact_id}.csv")
-    async def contact_csv(contact_id: str, table: str, date: date | None = None,
+    @app.get("/api/contact.csv")
+    async def contact_csv(id: str, table: str, date: date | None = None,
                           who: Viewer = User) -> Response:  # fmt: skip
-        found = await contact_twin(contact_id, date, who)
-        return as_csv(found, table, f"contact_{contact_id}_{table}")
+        found = await contact_twin(id, date, who)
+        return as_csv(found, table, f"contact_{quote(id, safe='')}_{table}")
 
-    @app.get("/api/contacts/{contact_id}")
+    @app.get("/api/contacts/{contact_id:path}")
     async def contact_twin(contact_id: str, date: date | None = None, who: Viewer = User) -> Any:
         run_date, _ = await newest(date)
         if run_date is None:

@@ -4,7 +4,7 @@ Airflow mounts a plugin's FastAPI app without any authentication, so every cockp
 depends on ``viewer``: the user from a ``Authorization: Bearer <JWT>`` header (``POST
 /auth/token``) or the UI's ``_token`` cookie, resolved by Airflow's own ``get_user``. No user,
 an expired or a forged token: 401. Users who may edit the DAG see names and addresses; everybody
-else sees contact ids only.
+else sees contact ids only. Users who may not read the DAG get 403.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ async def viewer(request: Request, bearer: BearerDep) -> Viewer:
         user = await get_user(request, None, bearer)
     except HTTPException as exc:  # no token (401), expired (401) or invalid (403): not a user
         raise NotLoggedIn(f"log in to Airflow first ({exc.detail})") from None
-    editor = get_auth_manager().is_authorized_dag(
-        method="PUT", details=DagDetails(id=DAG_ID), user=user
-    )
+    manager, dag = get_auth_manager(), DagDetails(id=DAG_ID)
+    if not manager.is_authorized_dag(method="GET", details=dag, user=user):
+        raise HTTPException(403, f"{user.get_name()} may not read the DAG {DAG_ID}")
+    editor = manager.is_authorized_dag(method="PUT", details=dag, user=user)
     return Viewer(name=user.get_name(), editor=bool(editor))

@@ -20,6 +20,10 @@ from journeyflow.sqlfile import statement
 STAGES = ("flyby", "known", "customer", "regular")
 
 
+class NotFound(LookupError):
+    """What a page asks for is not there (an unknown contact, a date without phases)."""
+
+
 def plain(value: Any) -> Any:
     """Dates as ISO text, decimals as numbers, recursively: what the JSON twin returns."""
     if isinstance(value, dict):
@@ -62,9 +66,10 @@ def funnel(run_date: date) -> dict[str, Any]:
     for stage in reversed(stages):  # people at this stage or further down the funnel
         reached += stage["people"]
         stage["reached"] = reached
-    for this, after in zip(stages, stages[1:] + [None], strict=True):
-        rate = after["reached"] / this["reached"] if after and this["reached"] else None
-        this["to_next"] = round(rate, 4) if rate is not None else None
+    for i, this in enumerate(stages):  # the share of this stage's people who went further
+        after = stages[i + 1]["reached"] if i + 1 < len(stages) else None
+        this["to_next"] = round(after / this["reached"], 4) if after is not None and this[
+            "reached"] else None  # fmt: skip
     return plain(
         {
             "run_date": run_date,
@@ -141,7 +146,10 @@ def contact(contact_id: str, run_date: date, editor: bool) -> dict[str, Any]:
     messages; who the person is and where mail went only for editors."""
     from journeyflow.lifecycle.explain import explain
 
-    why = explain(contact_id, run_date)  # LookupError when the contact is unknown
+    try:
+        why = explain(contact_id, run_date)
+    except LookupError as exc:  # the contact is not in the warehouse
+        raise NotFound(str(exc)) from None
     p = {"contact_id": contact_id, "d": run_date}
     with warehouse.transaction() as conn:
         history = _rows(conn, "cockpit/contact_history", **p)
@@ -187,13 +195,14 @@ def reports(run_date: date) -> dict[str, Any]:
     """Everything ``journeyflow report`` shows for D."""
     from journeyflow.lifecycle.reports import read_report
 
-    return plain(read_report(run_date))
+    try:
+        return plain(read_report(run_date))
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
 
 
 def run(run_date: date) -> dict[str, Any]:
     """The run summary of D: steps, gate, quarantine, phases, campaigns, what needs a person."""
     from journeyflow.summary import summary
 
-    found = summary(run_date)
-    found.pop("totals")  # counting ten million events is not for a page view
-    return plain(found)
+    return plain(summary(run_date, totals=False))  # counting every event is not for a page view
