@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import logging
+import re
 from collections.abc import Callable
 from datetime import date
 from functools import partial
@@ -45,6 +46,7 @@ HEADERS = {
 }
 
 
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 DOCS_HEADERS = {
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
@@ -62,7 +64,11 @@ def _cell(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.2f}"
-    return str(value)
+    text = str(value)
+    if _TIMESTAMP.match(text):  # 2026-11-20T23:00:00.123+01:00 -> 2026-11-20 23:00:00 +01:00
+        zone = f" {text[-6:]}" if text[-6] in "+-" else ""
+        return f"{text[:10]} {text[11:19]}{zone}"
+    return text
 
 
 def environment() -> Environment:

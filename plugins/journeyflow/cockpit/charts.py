@@ -51,8 +51,11 @@ def _campaigns(found: dict[str, Any]) -> dict[str, str]:
 
 
 def _quality(found: dict[str, Any]) -> dict[str, str]:
-    rows = [(c["check"], {c["verdict"]: c["bad_rows"] or 0}) for c in found["checks"]]
-    return {"checks": svg.stacked(rows, ["failed", "warning", "passed"], "Bad rows per check")}
+    rows = [
+        (c["check"], c["verdict"], f"{c['bad_rows'] or 0:,} bad of {c['rows'] or 0:,} rows")
+        for c in found["checks"]
+    ]
+    return {"checks": svg.verdicts(rows, "The quality gate's checks")}
 
 
 def _reports(found: dict[str, Any]) -> dict[str, str]:

@@ -17,7 +17,7 @@ PALETTE = (
 OUTCOME_COLOURS = {
     "sent": "#38a169", "exported": "#2f855a", "queued": "#90cdf4", "held": "#ecc94b",
     "excluded": "#a0aec0", "bounced": "#e53e3e", "failed": "#9b2c2c", "in_doubt": "#dd6b20",
-    "passed": "#38a169", "warning": "#ecc94b",
+    "passed": "#38a169", "warning": "#b7791f",
 }  # fmt: skip
 
 
@@ -131,3 +131,20 @@ def lines(series: dict[str, list[tuple[str, float]]], title: str) -> str:
             f'<text x="{WIDTH - right + 30}" y="{ly + 10}">{escape(name)}</text>'
         )
     return _svg(height, "".join(parts), title)
+
+
+def verdicts(rows: Sequence[tuple[str, str, str]], title: str, label_width: int = 240) -> str:
+    """One line per (label, verdict, note): a box in the verdict's colour and the note."""
+    row = 22
+    parts = []
+    for i, (label, verdict, note) in enumerate(rows):
+        y = 6 + i * row
+        parts.append(
+            f'<text x="{label_width - 8}" y="{y + 14}" text-anchor="end">{escape(label)}</text>'
+            f'<rect x="{label_width}" y="{y + 3}" width="64" height="{row - 6}" '
+            f'fill="{colour(verdict, i)}"/>'
+            f'<text x="{label_width + 32}" y="{y + 14}" text-anchor="middle" fill="#fff" '
+            f'font-weight="600">{escape(verdict)}</text>'
+            f'<text x="{label_width + 74}" y="{y + 14}">{escape(note)}</text>'
+        )
+    return _svg(12 + len(rows) * row, "".join(parts), title)
