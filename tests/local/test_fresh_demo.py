@@ -1,5 +1,6 @@
 """``make demo`` on a new machine: ``journeyflow demo`` with an empty ``$JOURNEYFLOW_HOME`` starts
-its own embedded PostgreSQL, creates the schema and runs the night to success."""
+its own embedded PostgreSQL and Airflow metadata DB, creates the schema and runs the night to
+success."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import pytest
 @pytest.mark.slow
 def test_the_demo_on_an_empty_home_creates_everything_and_succeeds():
     home = Path(tempfile.mkdtemp(prefix="jf-fresh-"))  # like the session home: pgserver can use it
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_JOURNEYFLOW")}
+    # nothing of this test session's Airflow (its metadata DB) nor its connections
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(JOURNEYFLOW_HOME=str(home))
     env.pop("JOURNEYFLOW_MODE")  # the demo asks for local mode itself
     try:
