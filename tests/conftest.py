@@ -31,12 +31,6 @@ from journeyflow.local import airflow_home as airflow_env  # noqa: E402
 
 airflow_env.configure()
 
-CORE_TABLES = (
-    "contacts", "events", "watermarks", "quarantine", "pipeline_runs", "pipeline_steps",
-    "validation_results", "contact_facts", "campaign_decisions", "decision_counts", "outbox",
-    "suppressions", "postal_exports", "postal_rejects",
-)  # fmt: skip
-
 
 @pytest.fixture(scope="session")
 def warehouse_url():
@@ -54,16 +48,12 @@ def warehouse_url():
 
 @pytest.fixture
 def db(warehouse_url):
-    """A clean warehouse: core and staging tables emptied, demo dataset unpinned."""
+    """A clean warehouse: every table emptied (what an earlier test of this process left, phases
+    and reports included), demo dataset unpinned."""
     from journeyflow import warehouse
 
     with warehouse.transaction() as conn:
-        tables = [f"journeyflow.{t}" for t in CORE_TABLES] + [
-            "journeyflow_staging.contacts",
-            "journeyflow_staging.events",
-            "journeyflow_staging.batch",
-        ]
-        conn.exec_driver_sql(f"truncate {', '.join(tables)}")
+        truncate_everything(conn)
     (_HOME / "demo_source.json").unlink(missing_ok=True)
     for folder in ("outbox", "postal", "postal_build"):  # local deliveries of earlier tests
         shutil.rmtree(_HOME / folder, ignore_errors=True)

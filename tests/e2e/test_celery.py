@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from journeyflow import config as settings
 from journeyflow.local.stack import AirflowStack, free_port, wait_for
+from tests.conftest import truncate_everything
 from tests.smtp_sink import Sink, smtp_connection
 
 pytestmark = pytest.mark.slow
@@ -76,11 +77,7 @@ def queued(db, tmp_path_factory):
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     migrate.migrate()
     with warehouse.transaction() as conn:
-        conn.exec_driver_sql(
-            "truncate journeyflow.contacts, journeyflow.events, journeyflow.outbox, "
-            "journeyflow.campaign_decisions, journeyflow.contact_facts, journeyflow.suppressions, "
-            "journeyflow.decision_counts"
-        )
+        truncate_everything(conn)  # also the phases earlier tests of this process assigned
         conn.execute(
             text(
                 """insert into journeyflow.contacts (contact_id, email, email_valid,
@@ -95,7 +92,7 @@ def queued(db, tmp_path_factory):
         )
     lifecycle.score(D)
     lifecycle.assign_phases(D)
-    campaigns.decide(D)
+    assert campaigns.decide(D).rows_out == MESSAGES, "the scenario needs every email queued"
     return path
 
 
