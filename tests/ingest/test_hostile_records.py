@@ -445,8 +445,12 @@ def comparable(stream, rows: list[tuple]) -> list[tuple]:
     """Rows with an event's properties parsed (both paths write the same JSON, spelled apart)."""
     if stream.name != "events":
         return rows
-    # numbers as their text: a property may hold an integer of thousands of digits
-    return [(*row[:-1], json.loads(row[-1], parse_int=str)) for row in rows]
+    # integers as their text (a property may hold one of thousands of digits), -0 as 0
+    return [(*row[:-1], json.loads(row[-1], parse_int=_integer)) for row in rows]
+
+
+def _integer(text: str) -> str:
+    return "0" if text.strip("-0") == "" else text
 
 
 @HOSTILE

@@ -50,7 +50,7 @@ def up(port: int) -> int:
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        _end_group(proc.pid)
+        _end_group(proc.pid, proc)
         return proc.wait()
     finally:
         state_file().unlink(missing_ok=True)
@@ -84,12 +84,16 @@ def _is_standalone(pid: int) -> bool:
     return b"standalone" in cmdline and b"airflow" in cmdline
 
 
-def _end_group(pgid: int) -> None:
-    """SIGTERM to the process group, SIGKILL to what is left after the grace period."""
+def _end_group(pgid: int, leader: subprocess.Popen | None = None) -> None:
+    """SIGTERM to the process group, SIGKILL to what is left after the grace period. The
+    group's ``leader``, when it is our child, is reaped as soon as it exits (a zombie still
+    counts as a member of its group)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + GRACE_SECONDS
     while time.monotonic() < deadline:
+        if leader is not None:
+            leader.poll()
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
