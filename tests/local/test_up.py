@@ -75,7 +75,12 @@ def test_ctrl_c_ends_every_process_up_started(home):
     proc, pgid, _ = start_up(home)
     assert group_alive(pgid) and postgres_running(home)
     os.kill(proc.pid, signal.SIGINT)
-    proc.wait(timeout=240)  # the grace period, then stopping PostgreSQL, on busy cores
+    try:
+        proc.wait(timeout=240)  # the grace period, then stopping PostgreSQL, on busy cores
+    except subprocess.TimeoutExpired:
+        ps = subprocess.run(["ps", "-o", "pid,pgid,stat,args", "-g", str(pgid)],
+                            capture_output=True, text=True).stdout  # fmt: skip
+        pytest.fail(f"up did not end after Ctrl+C:\n{(home / 'up.out').read_text()[-4000:]}\n{ps}")
     wait_for("the process group to end", lambda: not group_alive(pgid), timeout=60)
     assert not postgres_running(home) and not (home / "up.json").exists()
 
