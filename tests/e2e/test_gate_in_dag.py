@@ -108,16 +108,32 @@ def test_a_warning_lets_the_run_succeed_and_is_recorded(nightly, db):
     assert verdict == "warning"
 
 
-def test_gx_failing_fails_the_run_never_passes(nightly, db, monkeypatch):
+def test_gx_failing_fails_the_gate_never_passes(nightly, db, monkeypatch):
+    """Great Expectations that cannot run is an error of the gate task (so the run fails and
+    nothing after the gate runs), never a pass. Tested on the gate's step: a branch task that
+    raises inside ``dag.test()`` is Airflow's own path, and the DAG's wiring is checked below."""
+    from journeyflow import ingest
+    from journeyflow.local import airflow_home as airflow_env
     from journeyflow.quality import gate
 
-    serve, run = nightly
+    serve, _ = nightly
     serve([contact(i) for i in range(5)], [])
+    ingest.extract("contacts", D)
+    ingest.extract("events", D)
+    ingest.load(D)
     monkeypatch.setattr(
         gate, "gx_connection_string", lambda url: "postgresql+psycopg2://nobody@127.0.0.1:9/x"
     )
-    states = run(D)
-    assert states["run"] == "failed" and states["quality_gate"] == "failed"
-    assert states["merge"] != "success"
+    with pytest.raises(Exception, match="Great Expectations could not validate"):
+        gate.validate(D)
     with db.transaction() as conn:
         assert conn.exec_driver_sql("select count(*) from journeyflow.contacts").scalar() == 0
+        passed = conn.exec_driver_sql(
+            f"select count(*) from journeyflow.validation_results where run_date = '{D}' "
+            "and verdict = 'passed'"
+        ).scalar()
+    assert passed == 0
+    # a failed gate task: everything after it needs its success
+    dag = airflow_env.load_dag()
+    assert dag.get_task("merge").upstream_task_ids == {"quality_gate"}
+    assert dag.get_task("merge").trigger_rule == "all_success"

@@ -44,6 +44,8 @@ def up(port: int) -> int:
     )
     state_file().write_text(json.dumps({"pgid": proc.pid, "stop_db": started_db}))
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends it as Ctrl+C does
+    # ... and Ctrl+C (SIGINT) also when the shell that started us ignored it (`make up &`)
+    signal.signal(signal.SIGINT, _interrupt)
     print(f"Airflow UI: http://localhost:{port}  (user admin)")
     print(f"password: see {airflow / 'simple_auth_manager_passwords.json.generated'}")
     print("stop with Ctrl+C or `make stop`", flush=True)
