@@ -66,6 +66,25 @@ def airflow_db(warehouse_url):
     airflow_env.ensure_metadata_db()
 
 
+def fresh_database(warehouse_url, name: str) -> str:
+    """An empty database ``name`` on the embedded server (the metadata DB of an Airflow stack
+    under test); its URL."""
+    from sqlalchemy import create_engine
+
+    admin = create_engine(warehouse_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"drop database if exists {name}")
+        conn.exec_driver_sql(f"create database {name}")
+    admin.dispose()
+    return warehouse_url.set(database=name).render_as_string(hide_password=False)
+
+
+def warehouse_connection(warehouse_url) -> dict:
+    """The ``journeyflow_db`` connection to the embedded warehouse, for processes under test."""
+    return {"conn_type": "postgres", "host": warehouse_url.query["host"], "login": "postgres",
+            "schema": warehouse_url.database}  # fmt: skip
+
+
 def truncate_everything(conn) -> None:
     """Empty every table of the warehouse but the migrations (a warehouse before its first run)."""
     from sqlalchemy import text

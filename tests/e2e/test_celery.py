@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from journeyflow import config as settings
 from journeyflow.local.stack import AirflowStack, free_port, wait_for
-from tests.conftest import truncate_everything
+from tests.conftest import fresh_database, truncate_everything, warehouse_connection
 from tests.smtp_sink import Sink, smtp_connection
 
 pytestmark = pytest.mark.slow
@@ -103,15 +103,7 @@ def test_shards_on_two_workers_and_a_killed_worker_deliver_every_message_once(
     smtp_port = free_port()
     smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
-    admin = warehouse_url.set(database="postgres")
-    from sqlalchemy import create_engine
-
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql("drop database if exists airflow_celery")
-        conn.exec_driver_sql("create database airflow_celery")
-    engine.dispose()
-    meta = warehouse_url.set(database="airflow_celery").render_as_string(hide_password=False)
+    meta = fresh_database(warehouse_url, "airflow_celery")
     env = {
         "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).parent / "dags"),
         "AIRFLOW__CELERY__BROKER_URL": redis,
@@ -120,14 +112,7 @@ def test_shards_on_two_workers_and_a_killed_worker_deliver_every_message_once(
         "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
-        "AIRFLOW_CONN_JOURNEYFLOW_DB": json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": warehouse_url.query["host"],
-                "login": "postgres",
-                "schema": warehouse_url.database,
-            }
-        ),  # fmt: skip
+        "AIRFLOW_CONN_JOURNEYFLOW_DB": json.dumps(warehouse_connection(warehouse_url)),
         "AIRFLOW_CONN_JOURNEYFLOW_SMTP": smtp_connection(smtp_port),
         "JOURNEYFLOW_CONFIG": str(queued),
         "JOURNEYFLOW_HOME": str(tmp_path / "jf-home"),

@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from journeyflow.local.stack import AirflowStack
-from tests.conftest import truncate_everything
+from tests.conftest import fresh_database, truncate_everything, warehouse_connection
 
 pytestmark = pytest.mark.slow
 
@@ -51,18 +51,9 @@ def cockpit(warehouse_url, airflow_db, tmp_path_factory):
     from journeyflow.local import airflow_home as airflow_env
 
     root = tmp_path_factory.mktemp("cockpit")
-    from sqlalchemy import create_engine
-
-    admin = create_engine(warehouse_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql("drop database if exists airflow_cockpit")
-        conn.exec_driver_sql("create database airflow_cockpit")
-    admin.dispose()
-    meta = warehouse_url.set(database="airflow_cockpit").render_as_string(hide_password=False)
-    db_conn = {"conn_type": "postgres", "host": warehouse_url.query["host"], "login": "postgres",
-               "schema": warehouse_url.database}  # fmt: skip
+    meta = fresh_database(warehouse_url, "airflow_cockpit")
     stack = AirflowStack(root / "home", meta, {
-        "AIRFLOW_CONN_JOURNEYFLOW_DB": json.dumps(db_conn),
+        "AIRFLOW_CONN_JOURNEYFLOW_DB": json.dumps(warehouse_connection(warehouse_url)),
         "JOURNEYFLOW_HOME": str(paths.home()),  # the Data Docs of the runs below
         "JOURNEYFLOW_MODE": "",
     })  # fmt: skip

@@ -15,6 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from journeyflow.local.stack import AirflowStack, free_port, wait_for
+from tests.conftest import fresh_database, warehouse_connection
 from tests.smtp_sink import Sink, smtp_connection
 
 pytestmark = pytest.mark.slow
@@ -27,19 +28,12 @@ PUBLIC = "https://marketing.shop.example/journeyflow/u/"
 @pytest.fixture(scope="module")
 def deployment(warehouse_url, tmp_path_factory):
     """The stack, an SMTP sink and the demo shop (as the real source), for the whole module."""
-    from sqlalchemy import create_engine
-
     from journeyflow import migrate
     from journeyflow.config import load_config
     from journeyflow.local.demo_source import DemoDataset, DemoSourceServer
 
     root = tmp_path_factory.mktemp("airflow")
-    admin = create_engine(warehouse_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql("drop database if exists airflow_meta")
-        conn.exec_driver_sql("create database airflow_meta")
-    admin.dispose()
-    meta = warehouse_url.set(database="airflow_meta").render_as_string(hide_password=False)
+    meta = fresh_database(warehouse_url, "airflow_meta")
     migrate.migrate()
 
     sink = Sink()
@@ -52,8 +46,7 @@ def deployment(warehouse_url, tmp_path_factory):
     )  # fmt: skip
     shop.start()
     conns = {
-        "JOURNEYFLOW_DB": {"conn_type": "postgres", "host": warehouse_url.query["host"],
-                           "login": "postgres", "schema": warehouse_url.database},
+        "JOURNEYFLOW_DB": warehouse_connection(warehouse_url),
         "JOURNEYFLOW_SOURCE": {"conn_type": "http", "host": shop.url, "password": "shop-token"},
         "JOURNEYFLOW_POSTAL_DROP": {"conn_type": "fs", "extra": {"path": str(root / "drop")}},
         "JOURNEYFLOW_UNSUBSCRIBE": {"conn_type": "generic", "host": PUBLIC,
