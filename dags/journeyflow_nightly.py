@@ -10,7 +10,8 @@ T = start of D+1; re-running D changes nothing.
 → `quality_gate` → `merge` → `score` → `assign_phases` → `report` → `decide_campaigns` (every
 candidate gets a decision; queued emails are rendered into the outbox) → `choose_campaigns` → one
 task group per campaign with messages waiting (`<campaign>.send`, `win_back.export_postal`; the
-others show as skipped) → `campaigns_done` → `summarize` → `needs_attention` (fails, with the
+others show as skipped) → `campaigns_done` → `measure_results` (conversions within the attribution
+window of every run date still open, for test and learn) → `summarize` → `needs_attention` (fails, with the
 next step, when messages or mailings are left in doubt: the run ends red although all else worked).
 When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothing after it runs.
 
@@ -191,6 +192,13 @@ def journeyflow_nightly():
         return campaigns.choose(run_date())
 
     @task
+    def measure_results() -> dict:
+        from journeyflow.learn import results
+
+        with step_of_run() as d:
+            return results.fill(d).as_dict()
+
+    @task
     def summarize() -> dict:
         from journeyflow import runlog, summary
 
@@ -216,7 +224,7 @@ def journeyflow_nightly():
     chain(merged, score(), assign_phases(), report(), decide_campaigns(), chooser)
     done = EmptyOperator(task_id="campaigns_done", trigger_rule="none_failed_min_one_success")
     chooser >> [*campaign_groups(), EmptyOperator(task_id="no_campaigns")] >> done
-    done >> summarize() >> needs_attention()
+    chain(done, measure_results(), summarize(), needs_attention())
 
 
 dag = apply_timeouts(journeyflow_nightly())

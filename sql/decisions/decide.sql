@@ -1,10 +1,14 @@
--- One decision per candidate (the temp table cand) and campaign for run date D: queued, held
--- or excluded, with the reason. Reads the outbox before D (steps done, repeat windows), the
--- messages of the run dates D-6..D-1 (caps), what a run of D already handed out (the temp
--- table out_today) and the contact facts.
+-- One decision per candidate (the temp table cand) and campaign for run date D: queued, held,
+-- excluded or held_out, with the reason, and the variant of a queued or held-out step. Reads the
+-- outbox before D (steps done, repeat windows), the messages of the run dates D-6..D-1 (caps),
+-- what a run of D already handed out (the temp table out_today) and the contact facts.
+-- A contact's bucket in a campaign: the first 8 hex digits of sha256("<campaign>:<contact_id>")
+-- as a number, modulo 10000 (journeyflow.learn.assign.bucket). Buckets below the campaign's
+-- holdout are its control group; the rest are split into the step's variants by weight.
 with camp as (
     select * from jsonb_to_recordset(cast(:campaigns as jsonb)) as x(
-        campaign text, anchored boolean, repeat_days integer, delays integer[])
+        campaign text, anchored boolean, repeat_days integer, delays integer[],
+        holdout_buckets integer, variants jsonb)
 ),
 
 hist as (  -- the outbox before D: what each contact got from each campaign
@@ -45,7 +49,9 @@ others_today as (  -- ... for campaigns that no longer have the contact as a can
 base as (
     select
         c.priority, c.campaign, c.contact_id, c.channel, c.excluded, f.email_ok, f.email_block,
-        m.anchored, m.repeat_days, m.delays,
+        m.anchored, m.repeat_days, m.delays, m.holdout_buckets, m.variants,
+        ('x' || left(encode(sha256(convert_to(c.campaign || ':' || c.contact_id, 'UTF8')), 'hex'),
+                     8))::bit(32)::bigint % 10000 as bucket,
         coalesce(cast(c.anchor_at as date), cast(:d as date)) as anchor_date,
         c.anchor_at is null and m.anchored as no_anchor,
         pc.last_run_date, pc.waiting_step, pc.waiting_since, ot.step as handed_step,
@@ -86,6 +92,14 @@ judged as (
     from base b
 ),
 
+control as (  -- a due step of a contact in the campaign's holdout: decided, never sent
+    select
+        j.*,
+        j.handed_step is null and j.exclusion is null and j.waiting is null
+            and j.due_date <= :d and j.bucket < j.holdout_buckets as held_out
+    from judged j
+),
+
 ranked as (  -- the due steps of a contact compete for the caps: what a run of D already
               -- handed out first, then in campaign order
     select
@@ -93,44 +107,61 @@ ranked as (  -- the due steps of a contact compete for the caps: what a run of D
         row_number() over w as cap_rank,
         first_value(j.campaign) over w as first_campaign,
         coalesce(x.n, 0) as others_today
-    from judged j
+    from control j
     left join others_today x using (contact_id)
     window w as (
         partition by j.contact_id,
             j.handed_step is not null
-            or (j.exclusion is null and j.waiting is null and j.due_date <= :d)
+            or (j.exclusion is null and j.waiting is null and j.due_date <= :d and not j.held_out)
         order by j.handed_step is null, j.priority, j.next_step
     )
+),
+
+decided as (
+    select
+        j.contact_id, j.campaign, coalesce(j.handed_step, j.next_step, 1) as step,
+        coalesce(j.channel, 'email') as channel, j.bucket, j.variants,
+        case
+            when j.handed_step is not null then 'queued'  -- handed out by a run of D: it stands
+            when j.exclusion is not null then 'excluded'
+            when j.waiting is not null or j.due_date > :d then 'held'
+            when j.held_out then 'held_out'
+            when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
+                                     - j.others_today)
+                then 'queued'
+            else 'held'
+        end as decision,
+        case
+            when j.handed_step is not null then 'due: step ' || j.handed_step
+            when j.exclusion is not null then j.exclusion
+            when j.waiting is not null then j.waiting
+            when j.due_date > :d then 'step ' || j.next_step || ' is due on ' || j.due_date
+            when j.held_out then
+                'holdout: step ' || j.next_step || ' is due; the control group ('
+                || trim_scale(j.holdout_buckets / 100.0) || ' % of contacts) gets no message'
+            when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
+                                     - j.others_today)
+                then 'due: step ' || j.next_step
+            when coalesce(w.messages, 0) >= :per_week then
+                'cap: ' || w.messages || ' campaign messages in the run dates '
+                || (cast(:d as date) - (:per_week_days - 1)) || '..' || (cast(:d as date) - 1)
+            when j.others_today > 0 then
+                'cap: ' || :per_run_date || ' campaign message per run date; one went out earlier '
+                || 'on this date'
+            else 'cap: ' || :per_run_date || ' campaign message per run date; '
+                || j.first_campaign || ' goes first'
+        end as reason
+    from ranked j
+    left join week w using (contact_id)
 )
 
 select
-    j.contact_id, j.campaign, coalesce(j.handed_step, j.next_step, 1) as step,
-    coalesce(j.channel, 'email'),
+    x.contact_id, x.campaign, x.step, x.channel, x.decision, x.reason,
     case
-        when j.handed_step is not null then 'queued'  -- handed out by a run of D: it stands
-        when j.exclusion is not null then 'excluded'
-        when j.waiting is not null or j.due_date > :d then 'held'
-        when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
-                                 - j.others_today)
-            then 'queued'
-        else 'held'
-    end as decision,
-    case
-        when j.handed_step is not null then 'due: step ' || j.handed_step
-        when j.exclusion is not null then j.exclusion
-        when j.waiting is not null then j.waiting
-        when j.due_date > :d then 'step ' || j.next_step || ' is due on ' || j.due_date
-        when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
-                                 - j.others_today)
-            then 'due: step ' || j.next_step
-        when coalesce(w.messages, 0) >= :per_week then
-            'cap: ' || w.messages || ' campaign messages in the run dates '
-            || (cast(:d as date) - (:per_week_days - 1)) || '..' || (cast(:d as date) - 1)
-        when j.others_today > 0 then
-            'cap: ' || :per_run_date || ' campaign message per run date; one went out earlier '
-            || 'on this date'
-        else 'cap: ' || :per_run_date || ' campaign message per run date; '
-            || j.first_campaign || ' goes first'
-    end as reason
-from ranked j
-left join week w using (contact_id)
+        when x.decision = 'held_out' then 'holdout'
+        when x.decision = 'queued' then (
+            select v ->> 0 from jsonb_array_elements(x.variants -> cast(x.step as text)) v
+            where x.bucket >= cast(v ->> 1 as integer) and x.bucket < cast(v ->> 2 as integer)
+        )
+    end as variant
+from decided x

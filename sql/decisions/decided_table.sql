@@ -6,5 +6,6 @@ create temp table decided (
     channel text,
     decision text,
     reason text,
+    variant text,
     occurrence integer
 ) on commit drop

@@ -1,7 +1,7 @@
 -- The queued email decisions of this run without an outbox row yet, with what rendering needs
 -- of each contact (in the field order of journeyflow.email.render.Recipient).
 select
-    d.campaign, d.step, d.occurrence,
+    d.campaign, d.step, d.occurrence, d.variant,
     c.contact_id, c.email, c.language, c.salutation, c.title, c.first_name, c.last_name, c.city,
     coalesce(f.order_count, 0), f.first_product, f.last_product, f.first_order_at,
     f.last_order_at

@@ -342,8 +342,24 @@ def test_there_are_many_broken_configs():
 def test_repository_config_is_valid():
     cfg = load_config()
     assert cfg.timezone == "Europe/Berlin" and cfg.source.page_size > 0
-    assert cfg.campaigns.sender.retries == 3 and len(cfg.campaigns.campaigns) == 6
+    assert cfg.campaigns.sender.retries == 3 and len(cfg.campaigns.campaigns) == 7
+    assert cfg.campaigns.campaigns[0].name == "birthday"  # first in the priority list
     assert cfg.run == RunConfig() and "run" in cfg.raw
+
+
+def test_repository_config_runs_a_holdout_and_an_ab_test(monkeypatch):
+    from tests.conftest import REPOSITORY_CONFIG
+
+    monkeypatch.setenv("JOURNEYFLOW_CONFIG", str(REPOSITORY_CONFIG))
+    load_config.cache_clear()
+    try:
+        camps = load_config().campaigns
+        assert camps.get("tripwire_offer").holdout == 0.10
+        assert camps.get("upsell").variant_names(1) == ["a", "b"]
+        assert camps.attribution_days == 7
+    finally:
+        monkeypatch.undo()
+        load_config.cache_clear()
 
 
 def test_every_section_may_be_left_out():

@@ -74,11 +74,24 @@ def test_templates_check_finds_a_missing_variable(tmp_path, monkeypatch):
     assert check_templates() == []
     templates = tmp_path / "email_templates"
     shutil.copytree(settings.TEMPLATES_DIR, templates)
-    subject = templates / "en" / "upsell" / "1.subject.j2"
+    subject = templates / "en" / "tripwire_offer" / "1.subject.j2"
     subject.write_text("Hi {{ contact.nickname }}", encoding="utf-8")
     errors = check_templates(templates)
-    assert errors and all("upsell step 1 (en" in e for e in errors)
+    assert errors and all("tripwire_offer step 1 (en" in e for e in errors)
     assert any("nickname" in e for e in errors)
+
+
+def test_templates_check_renders_every_variant(tmp_path):
+    """upsell step 1 has variants a and b: b's own subject is checked, a uses the step's."""
+    templates = tmp_path / "email_templates"
+    shutil.copytree(settings.TEMPLATES_DIR, templates)
+    (templates / "en" / "upsell" / "1.b.subject.j2").write_text("{{ contact.nickname }}")
+    errors = check_templates(templates)
+    assert errors and all("upsell step 1 variant b (en" in e for e in errors)
+    (templates / "en" / "upsell" / "1.b.subject.j2").unlink()  # b falls back to 1.subject.j2
+    (templates / "de" / "upsell" / "1.c.html.j2").write_text("{{ links.unsubscribe }}")
+    (errors,) = check_templates(templates)
+    assert "1.c.html.j2 is for variant 'c'" in errors and "variants of step 1: a, b" in errors
 
 
 def test_templates_check_finds_a_missing_part_and_a_missing_unsubscribe_link(tmp_path):

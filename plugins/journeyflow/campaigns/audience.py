@@ -1,7 +1,8 @@
 """Campaign audiences: ``sql/campaigns/<name>.sql`` per campaign of ``campaigns.list``.
 
 The query returns ``contact_id`` and optionally ``channel``, ``anchor_at`` (what step delays
-count from) and ``excluded`` (a reason, or null). The statement that collects every audience
+count from) and ``excluded`` (a reason, or null). It may use the rulebook's parameters
+(``:run_date``, ``:cutoff``, every number of ``rules``) and the campaign's ``:days_before``. The statement that collects every audience
 into the temp table ``cand`` is built around the file here.
 """
 
@@ -35,7 +36,7 @@ def add_candidates(conn: Connection, campaign: Campaign, priority: int, d: date)
     """Insert the campaign's audience as of D into the temp table ``cand``."""
     sql = audience_sql(campaign)
     where = f"sql/campaigns/{campaign.name}.sql"
-    params = load_config().rule_params(d)
+    params = {**load_config().rule_params(d), "days_before": campaign.days_before}
     try:
         cols = set(conn.execute(text(f"select * from ({sql}) a limit 0"), params).keys())
         if "contact_id" not in cols:

@@ -62,6 +62,8 @@ def _campaign_params(cfg: Config, d: date) -> dict[str, Any]:
             "anchored": c.anchor is not None,
             "repeat_days": c.repeat_days,
             "delays": [delay for _, delay in c.steps],
+            "holdout_buckets": c.holdout_buckets,
+            "variants": {str(step): c.variant_ranges(step) for step, _ in c.steps},
         }
         for c in cfg.campaigns.campaigns
     ]
@@ -94,7 +96,7 @@ def _decide(conn: Connection, d: date) -> None:
     conn.execute(statement("decisions/decided_table"))
     conn.execute(
         text(
-            "insert into decided (contact_id, campaign, step, channel, decision, reason) "
+            "insert into decided (contact_id, campaign, step, channel, decision, reason, variant) "
             + read("decisions/decide")
         ),
         _campaign_params(cfg, d),

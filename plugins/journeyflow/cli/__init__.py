@@ -10,13 +10,13 @@ import argparse
 import sys
 import warnings
 
-from journeyflow.cli import campaigns, lifecycle, pipeline, postal
+from journeyflow.cli import campaigns, learn, lifecycle, pipeline, postal
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="journeyflow", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (pipeline, lifecycle, campaigns, postal):
+    for group in (pipeline, lifecycle, campaigns, learn, postal):
         group.register(sub)
     return parser
 

@@ -31,21 +31,47 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from email import message_from_string, policy
 
+    from journeyflow.config import load_config
+    from journeyflow.config.model import HOLDOUT
     from journeyflow.email.enqueue import load_recipient
     from journeyflow.email.render import Renderer
     from journeyflow.email.transport import sender_address
+    from journeyflow.learn.assign import assignment
 
+    campaign = load_config().campaigns.get(args.campaign)
+    if args.step not in dict(campaign.steps):
+        steps = ", ".join(str(s) for s, _ in campaign.steps)
+        print(f"journeyflow: {campaign.name} has no step {args.step} (steps: {steps})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    variants = campaign.variant_names(args.step)
+    if args.variant is not None and args.variant not in variants:
+        print(f"journeyflow: {campaign.name} step {args.step} has no variant {args.variant!r} "
+              f"(variants: {', '.join(variants)}; the holdout gets no message)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     recipient = load_recipient(args.contact_id)
     if recipient is None:
         print(f"journeyflow: no contact {args.contact_id!r}", file=sys.stderr)
         return 1
+    variant = args.variant
+    if variant is None:
+        variant = assignment(campaign, args.step, args.contact_id)
+        if variant == HOLDOUT:
+            variant = variants[0]
+            print(f"note: {args.contact_id} is in the holdout of {campaign.name} and gets no "
+                  f"message; this is variant {variant}", file=sys.stderr)  # fmt: skip
     renderer = Renderer().with_sender(sender_address())
-    _, body = renderer.message(recipient, args.campaign, args.step, 1, args.date or yesterday())
+    _, body = renderer.message(
+        recipient, args.campaign, args.step, 1, args.date or yesterday(), variant=variant
+    )
     if args.raw:
         print(body.replace("\r\n", "\n"))
         return 0
     msg = message_from_string(body, policy=policy.default)
-    for header in ("From", "To", "Subject", "List-Unsubscribe", "X-Campaign", "X-Campaign-Step"):
+    headers = ("From", "To", "Subject", "List-Unsubscribe", "X-Campaign", "X-Campaign-Step",
+               "X-Campaign-Variant")  # fmt: skip
+    for header in headers:
         print(f"{header}: {msg[header]}")
     print()
     print(msg.get_body(("plain",)).get_content())
@@ -124,6 +150,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("contact_id")
     p.add_argument("--date", type=parse_date, help="logical date D (offer validity counts from it)")
     p.add_argument("--html", action="store_true", help="also print the HTML part")
+    p.add_argument("--variant", help="the variant of the step (default: the one the contact gets)")
     p.add_argument("--raw", action="store_true", help="print the whole message as sent")
     p.set_defaults(func=cmd_preview)
 

@@ -91,7 +91,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     print("\nengagement levels")
     for e in rep["engagement"]:
         print(f"  {e['engagement_level']:<6}{e['contacts']:>10,}")
+    print("\nwin-back response by months since the last order (closed attribution windows)")
+    if not rep["winback"]:
+        print("  no win-back message has a closed window yet")
+    for w in rep["winback"]:
+        months = "unknown" if w["months_since_order"] < 0 else f"{w['months_since_order']:>3} mo"
+        print(f"  {months:<8}reached {w['reached']:>7,} bought {rate(w, 'reached'):>6}"
+              f"   holdout {w['holdout']:>6,} bought {rate(w, 'holdout'):>6}")  # fmt: skip
     return 0
+
+
+def rate(row: dict, group: str) -> str:
+    """``converted / contacts`` of one group of a win-back row, as a percentage."""
+    n = row[group]
+    return f"{100 * row[group + '_converted'] / n:.1f}%" if n else "-"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

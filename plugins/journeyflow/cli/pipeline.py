@@ -11,7 +11,7 @@ import secrets
 import signal
 import sys
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from journeyflow.cli.format import format_summary, parse_date, yesterday
 
@@ -67,20 +67,51 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Embedded DB + demo shop + one nightly run, then stop what was started."""
+    """Embedded DB + demo shop + the nightly run for D (or N nights up to D, the shop's customers
+    answering the mail in between), then stop what was started."""
     from journeyflow.cli.format import run_state
-    from journeyflow.config import load_config
     from journeyflow.connections import MODE_ENV
     from journeyflow.local import airflow_home, embedded
-    from journeyflow.local.demo_source import DemoSourceServer, dataset_for, pin
+    from journeyflow.local.demo_source import pin, responses
     from journeyflow.summary import summary
 
     os.environ[MODE_ENV] = "local"  # the demo: embedded PostgreSQL, demo shop, local outbox
     airflow_home.configure(quiet=True)
-    run_date = args.date or yesterday()
+    if args.nights < 1:
+        print("journeyflow: --nights must be 1 or more", file=sys.stderr)
+        return 2
+    last = args.date or yesterday()
+    nights = [last - timedelta(days=n) for n in range(args.nights - 1, -1, -1)]
     if args.contacts:
-        pin(args.contacts, run_date)
+        pin(args.contacts, nights[0])
     db_was_running = os.environ.get("AIRFLOW_CONN_JOURNEYFLOW_DB") is not None or embedded.running()
+    print(f"warehouse: embedded PostgreSQL in {embedded.pgdata_dir()}")
+    for i, run_date in enumerate(nights):
+        state, seconds = _demo_night(run_date)
+        if i < len(nights) - 1:
+            if state != "success":
+                break
+            bought = responses.simulate(run_date)
+            print(f"  {run_date}: {state} in {seconds:.0f} s; the shop's customers answer the "
+                  f"mail: {bought:,} purchases in the days after (simulated)",
+                  flush=True)  # fmt: skip
+    done = summary(run_date)
+    print(format_summary(done, state, seconds))
+    if len(nights) > 1:
+        from journeyflow.cli.learn import format_results
+        from journeyflow.learn.results import read_results
+
+        print(f"\n{format_results(read_results(run_date))}")
+    if not db_was_running:
+        embedded.stop()
+    return EXIT[run_state(done, state)]
+
+
+def _demo_night(run_date: date) -> tuple[str, float]:
+    """One night of the demo: the demo shop as of D's cut-off on a local port, then the DAG."""
+    from journeyflow.config import load_config
+    from journeyflow.local.demo_source import DemoSourceServer, dataset_for
+
     dataset = dataset_for(run_date)
     token = secrets.token_urlsafe(16)
     clock = load_config().cutoff(run_date).timestamp()
@@ -89,14 +120,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             {"conn_type": "http", "host": source.url, "password": token}
         )
         print(f"demo shop: {dataset.size:,} contacts anchored at {dataset.anchor} on {source.url}")
-        print(f"warehouse: embedded PostgreSQL in {embedded.pgdata_dir()}")
         print(f"running journeyflow_nightly for {run_date} ...", flush=True)
-        state, seconds = run_dag(run_date)
-        done = summary(run_date)
-    if not db_was_running:
-        embedded.stop()
-    print(format_summary(done, state, seconds))
-    return EXIT[run_state(done, state)]
+        return run_dag(run_date)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -155,6 +180,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the nightly pipeline once on the embedded default")
     p.add_argument("--date", type=parse_date, help="logical date D (default: yesterday)")
     p.add_argument("--contacts", type=int, help="demo shop size (pins a new dataset)")
+    p.add_argument(
+        "--nights",
+        type=int,
+        default=1,
+        help="run the N nights up to D, the shop's customers answering the mail in between "
+        "(simulated), then show the campaign results",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="run journeyflow_nightly for one logical date")

@@ -32,10 +32,11 @@ log = logging.getLogger(__name__)
 
 PAGES = (
     ("funnel", "Funnel"), ("campaigns", "Campaigns"), ("quality", "Data quality"),
-    ("postal", "Postal"), ("contacts", "Contact"), ("reports", "Reports"), ("runs", "Run summary"),
+    ("postal", "Postal"), ("contacts", "Contact"), ("results", "Results"), ("reports", "Reports"),
+    ("runs", "Run summary"),
 )  # fmt: skip
 DATED = {"funnel": data.funnel, "campaigns": data.campaigns, "quality": data.quality,
-         "reports": data.reports, "runs": data.run}  # fmt: skip
+         "results": data.results, "reports": data.reports, "runs": data.run}  # fmt: skip
 HEADERS = {
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
@@ -80,6 +81,7 @@ def environment() -> Environment:
     env.filters["percent"] = lambda v: "" if v is None else f"{v * 100:.1f} %"
     env.filters["quote"] = lambda v: quote(str(v), safe="")
     env.filters["signed"] = lambda v: "" if v is None else f"{v:+,}"
+    env.filters["points"] = lambda v: "" if v is None else f"{v * 100:+.1f} points"
     return env
 
 

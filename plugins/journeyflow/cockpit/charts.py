@@ -6,7 +6,8 @@ from typing import Any
 
 from journeyflow.cockpit import svg
 
-OUTCOMES = ("sent", "exported", "queued", "held", "excluded", "bounced", "failed", "in_doubt")
+OUTCOMES = ("sent", "exported", "queued", "held", "held_out", "excluded", "bounced", "failed",
+            "in_doubt")  # fmt: skip
 
 
 def outcome_columns(found: dict[str, Any]) -> list[tuple[str, str]]:
@@ -60,11 +61,42 @@ def _quality(found: dict[str, Any]) -> dict[str, str]:
 
 def _reports(found: dict[str, Any]) -> dict[str, str]:
     levels = [(e["engagement_level"], e["contacts"]) for e in found["engagement"]]
-    return {"engagement": svg.bars(levels, "Contacts per engagement level")}
+    curve = [
+        (months_label(w["months_since_order"]), _rate(w["reached_converted"], w["reached"]))
+        for w in found["winback"]
+    ]
+    notes = [
+        f"% of {w['reached']:,} reached; holdout {_rate(w['holdout_converted'], w['holdout'])} % "
+        f"of {w['holdout']:,}"
+        for w in found["winback"]
+    ]
+    return {
+        "engagement": svg.bars(levels, "Contacts per engagement level"),
+        "winback": svg.bars(curve, "Win-back: bought within the window, by months since the "
+                            "last order", notes, label_width=120),
+    }  # fmt: skip
+
+
+def _results(found: dict[str, Any]) -> dict[str, str]:
+    rows = [
+        (f"{r['campaign']} {r['step']} {r['variant']}", round(r["conversion_rate"] * 100, 1))
+        for r in found["rows"]
+    ]
+    notes = [f"% of {r['contacts']:,}" for r in found["rows"]]
+    return {"rates": svg.bars(rows, "Conversion rate per campaign, step and variant", notes,
+                              label_width=260)}  # fmt: skip
+
+
+def months_label(months: int) -> str:
+    return "unknown" if months < 0 else f"{months} months"
+
+
+def _rate(converted: int, contacts: int) -> float:
+    return round(100 * converted / contacts, 1) if contacts else 0.0
 
 
 def for_page(name: str, found: dict[str, Any]) -> dict[str, str]:
     """The SVG charts of page ``name`` for its data ``found``."""
     draw = {"funnel": _funnel, "campaigns": _campaigns, "quality": _quality,
-            "reports": _reports}.get(name)  # fmt: skip
+            "reports": _reports, "results": _results}.get(name)  # fmt: skip
     return draw(found) if draw else {}

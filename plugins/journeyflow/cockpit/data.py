@@ -201,6 +201,13 @@ def reports(run_date: date) -> dict[str, Any]:
         raise NotFound(str(exc)) from None
 
 
+def results(run_date: date) -> dict[str, Any]:
+    """``journeyflow results`` up to D: per campaign, step and variant, with the uplift."""
+    from journeyflow.learn.results import read_results
+
+    return plain(read_results(run_date).as_dict())
+
+
 def run(run_date: date) -> dict[str, Any]:
     """The run summary of D: steps, gate, quarantine, phases, campaigns, what needs a person."""
     from journeyflow.summary import summary

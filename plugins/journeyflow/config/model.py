@@ -11,6 +11,10 @@ from zoneinfo import ZoneInfo
 
 from journeyflow.config import paths
 
+BUCKETS = 10_000  # holdouts and variants split contacts into this many buckets (DESIGN.md)
+MAIN_VARIANT = "main"  # the variant of a step without variants
+HOLDOUT = "holdout"  # the control group's name where variants are listed
+
 
 class ConfigError(ValueError):
     """The config file has a value that cannot work; the message names it and the fix."""
@@ -56,10 +60,34 @@ class Campaign:
     repeat_days: int | None = None  # None: every step once per contact
     tone: str = "informal"  # formal | informal (the greeting)
     offer: Offer | None = None
+    holdout: float = 0.0  # the share kept as a control group: decided, never messaged
+    variants: dict[int, tuple[tuple[str, int], ...]] = field(default_factory=dict)  # step -> split
+    days_before: int = 0  # bound as :days_before in the audience query (birthday)
 
     @property
     def audience_file(self) -> Path:
         return paths.SQL_DIR / "campaigns" / f"{self.name}.sql"
+
+    @property
+    def holdout_buckets(self) -> int:
+        """Buckets ``0 .. holdout_buckets - 1`` are the control group."""
+        return round(self.holdout * BUCKETS)
+
+    def variant_ranges(self, step: int) -> list[tuple[str, int, int]]:
+        """``(variant, first bucket, bucket after the last)`` of a step: the buckets above the
+        holdout, split in order by weight."""
+        split = self.variants.get(step, ((MAIN_VARIANT, 1),))
+        low = self.holdout_buckets
+        span, total = BUCKETS - low, sum(w for _, w in split)
+        ranges, cumulative = [], 0
+        for name, weight in split:
+            start = low + span * cumulative // total
+            cumulative += weight
+            ranges.append((name, start, low + span * cumulative // total))
+        return ranges
+
+    def variant_names(self, step: int) -> list[str]:
+        return [name for name, _, _ in self.variant_ranges(step)]
 
 
 @dataclass(frozen=True)
@@ -81,6 +109,7 @@ class CampaignsConfig:
     per_run_date: int = 1  # campaign messages (emails, letters) per contact and run date
     per_week: int = 3  # ... and in the run dates D-6..D
     keep_decisions_days: int = 90  # campaign_decisions older than D minus this are deleted
+    attribution_days: int = 7  # a purchase this many days after a run date counts for its messages
     unsubscribe_url: str = "http://localhost:8080/journeyflow/u/"
     message_id_domain: str = "lichtblick.example"
     brand: dict[str, Any] = field(default_factory=dict)

@@ -18,13 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import yaml
 
 from journeyflow.config import paths
+from journeyflow.config.campaign import read_campaign
 from journeyflow.config.model import (
     RULE_DEFAULTS,
-    Campaign,
     CampaignsConfig,
     Config,
     ConfigError,
-    Offer,
     QualityConfig,
     RunConfig,
     SenderConfig,
@@ -41,13 +40,10 @@ from journeyflow.config.validate import (
     mapping,
     num,
     number,
-    shown,
     suggestion,
     text,
     unknown,
-    whole_number,
 )
-from journeyflow.states import Channel
 
 # upper bounds: beyond them PostgreSQL (lock_timeout, intervals) or Python (timedelta) refuse,
 # and nobody means them
@@ -152,12 +148,10 @@ def read_rules(value: Any) -> dict[str, dict[str, Any]]:
     return merged
 
 
-CAMPAIGNS_KEYS = ("caps", "keep_decisions_days", "unsubscribe_url", "message_id_domain", "brand",
-                  "sender", "list")  # fmt: skip
+CAMPAIGNS_KEYS = ("caps", "keep_decisions_days", "attribution_days", "unsubscribe_url",
+                  "message_id_domain", "brand", "sender", "list")  # fmt: skip
 SENDER_KEYS = ("from", *(f for f in SenderConfig.__dataclass_fields__ if f != "from_address"))
 BRAND_KEYS = ("name", "url", "support_email", "sender_name", "imprint")
-CAMPAIGN_KEYS = ("channels", "anchor", "steps", "repeat", "tone", "offer")
-ANCHORS = ("consent_confirmed_at", "first_order_at")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
                     r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")  # fmt: skip
 
@@ -174,6 +168,7 @@ def read_campaigns(value: Any) -> CampaignsConfig:
         per_run_date=caps.whole("per_run_date", d.per_run_date, at_least=1),
         per_week=caps.whole("per_week", d.per_week, at_least=1),
         keep_decisions_days=s.whole("keep_decisions_days", d.keep_decisions_days, at_least=1),
+        attribution_days=s.whole("attribution_days", d.attribution_days, at_least=1, at_most=365),
         unsubscribe_url=unsubscribe_url(s.text("unsubscribe_url", d.unsubscribe_url)),
         message_id_domain=domain,
         brand=read_brand(s.get("brand", {})),
@@ -238,57 +233,6 @@ def unsubscribe_url(value: str) -> str:
             f"e.g. https://shop.example/journeyflow/u/; got {value!r}"
         )
     return value
-
-
-def read_campaign(name: str, spec: Any) -> Campaign:
-    """One campaign of ``campaigns.list`` (left empty: every setting at its default)."""
-    where = f"campaigns.list.{name}"
-    if not name.replace("_", "").isalnum() or not name.isascii() or not name.islower():
-        fail(f"{where}: a campaign name is lower-case letters, digits and _")
-    s = Section({} if spec is None else spec, where, CAMPAIGN_KEYS)
-    channels = s.listing("channels", "[email, postal]", [Channel.EMAIL.value], min_len=1)
-    if not all(isinstance(c, str) for c in channels) or set(channels) - {c.value for c in Channel}:
-        fail(f"{where}.channels must list email and/or postal, e.g. [email, postal], "
-             f"got {shown(channels)}")  # fmt: skip
-    if len(set(channels)) != len(channels):
-        fail(f"{where}.channels names a channel twice: {channels}")
-    delays = [
-        whole_number(delay, f"{where}.steps[{i}]", Range(at_least=0))
-        for i, delay in enumerate(s.listing("steps", "[0, 3, 7]", [0], min_len=1))
-    ]
-    if delays != sorted(delays):
-        fail(f"{where}.steps: delays must not decrease, got {delays}")
-    repeat = s.get("repeat", "once")
-    repeat_days = None
-    if isinstance(repeat, dict):
-        every = Section(repeat, f"{where}.repeat", ("every_days",))
-        repeat_days = every.whole("every_days", at_least=1)
-        if len(delays) > 1:
-            fail(f"{where}: a repeating campaign has one step, got steps {delays}")
-    elif repeat != "once":
-        fail(f"{where}.repeat must be 'once' or {{every_days: N}}, got {shown(repeat)}")
-    offer = None
-    if "offer" in s:
-        o = Section(s.get("offer"), f"{where}.offer", ("code", "percent", "valid_days"),
-                    "code, percent and valid_days")  # fmt: skip
-        offer = Offer(
-            code=o.text("code", example="START15"),
-            percent=o.percent("percent", at_least=1),
-            valid_days=o.whole("valid_days", 14, at_least=1),
-        )
-    campaign = Campaign(
-        name=name,
-        channels=tuple(channels),
-        anchor=s.choice("anchor", ANCHORS, None),
-        steps=tuple((i + 1, d) for i, d in enumerate(delays)),
-        repeat_days=repeat_days,
-        tone=s.choice("tone", ("formal", "informal"), "informal"),
-        offer=offer,
-    )
-    if not campaign.audience_file.exists():
-        fail(f"{where}: its audience query {campaign.audience_file} is missing; "
-             f"add sql/campaigns/{name}.sql")  # fmt: skip
-    return campaign
 
 
 TASK_ID = re.compile(r"^[A-Za-z0-9_.-]+$")

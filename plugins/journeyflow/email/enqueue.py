@@ -27,7 +27,7 @@ RENDER_CHUNK = 1000
 PARALLEL_FROM = 5000  # queued emails from which rendering runs in worker processes
 _COPY = (
     "copy journeyflow.outbox (contact_id, campaign, step, occurrence, channel, run_date, "
-    "message_id, recipient, message) from stdin"
+    "message_id, recipient, message, variant) from stdin"
 )
 
 
@@ -44,6 +44,8 @@ def enqueue(conn: Connection, d: date) -> int:
     conn.execute(statement("outbox/cancel_not_allowed"), d_)
     conn.execute(statement("outbox/cancel_unchosen"), d_)
     conn.execute(statement("outbox/requeue_chosen"), d_)
+    conn.execute(statement("outbox/forget_held_out"), d_)
+    conn.execute(statement("outbox/queue_held_out"), d_)
     new = conn.execute(statement("outbox/queue_letters"), d_).rowcount
     renderer = Renderer().with_sender(sender_address())
     with conn.connection.dbapi_connection.cursor() as cur:
@@ -77,11 +79,11 @@ def _render_chunk(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> s
     """Render a chunk of queued recipients into COPY text lines for the outbox."""
     d, now, rows = chunk
     lines = []
-    for campaign, step, occurrence, *contact in rows:
+    for campaign, step, occurrence, variant, *contact in rows:
         r = Recipient(*contact)
-        msg_id, body = renderer.message(r, campaign, step, occurrence, d, now)
+        msg_id, body = renderer.message(r, campaign, step, occurrence, d, now, variant)
         fields = (r.contact_id, campaign, str(step), str(occurrence), Channel.EMAIL, d.isoformat(),
-                  msg_id, r.email, body)  # fmt: skip
+                  msg_id, r.email, body, variant)  # fmt: skip
         lines.append("\t".join(map(_copy_text, fields)))
     return "\n".join(lines) + "\n" if lines else ""
 

@@ -1,7 +1,8 @@
 """The MIME message of a campaign email: multipart text and HTML, quoted-printable, CRLF.
 
-Headers: a stable Message-ID, ``X-Campaign``, ``X-Campaign-Step`` and the RFC 8058 unsubscribe
-headers. The message is ASCII, ready for SMTP DATA and for COPY into the outbox.
+Headers: a stable Message-ID, ``X-Campaign``, ``X-Campaign-Step``, ``X-Campaign-Variant`` and
+the RFC 8058 unsubscribe headers. The message is ASCII, ready for SMTP DATA and for COPY into the
+outbox.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def build_message(
     unsubscribe_url: str,
     lang: str,
     when: datetime,
+    variant: str = "main",
 ) -> str:
     """An RFC 5322 message (multipart/alternative, quoted-printable, CRLF), as ASCII text."""
     boundary = "=_jf_" + hashlib.sha1(msg_id.encode()).hexdigest()[:24]
@@ -73,6 +75,7 @@ def build_message(
         "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         f"X-Campaign: {campaign}",
         f"X-Campaign-Step: {step}",
+        f"X-Campaign-Variant: {variant}",
         "Precedence: bulk",
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
     ]

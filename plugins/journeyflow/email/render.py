@@ -2,7 +2,8 @@
 
 Templates live in ``email_templates/<lang>/<campaign>/<step>.{subject,html,txt}.j2`` and extend
 ``email_templates/<lang>/layout.{html,txt}.j2``. A language without its own template falls back to
-German. HTML is autoescaped; a variable the template needs but the context lacks is an error
+German. Variant ``b`` of a step reads ``<step>.b.<part>.j2`` where it exists and the step's own
+part where not. HTML is autoescaped; a variable the template needs but the context lacks is an error
 (``StrictUndefined``), found by ``journeyflow templates check`` before any customer sees it.
 """
 
@@ -24,6 +25,7 @@ from jinja2 import (
 )
 
 from journeyflow.config import load_config, paths
+from journeyflow.config.model import MAIN_VARIANT
 from journeyflow.email.mime import build_message, clean, message_id
 
 LANGUAGES = ("de", "en")
@@ -133,7 +135,7 @@ class Renderer:
             auto_reload=False,
         )
         self.env.filters["wordwrap"] = wordwrap
-        self._templates: dict[tuple[str, str, int, str], Template] = {}
+        self._templates: dict[tuple[str, str, int, str, str], Template] = {}
         self._translated: dict[tuple[str, str, int], bool] = {}
         self._keys = keys
         self._unsubscribe_base = unsubscribe_base
@@ -155,18 +157,25 @@ class Renderer:
         self.from_address = from_address
         return self
 
-    def template(self, lang: str, campaign: str, step: int, kind: str) -> Template:
-        key = (lang, campaign, step, kind)
+    def template(
+        self, lang: str, campaign: str, step: int, kind: str, variant: str = MAIN_VARIANT
+    ) -> Template:
+        key = (lang, campaign, step, kind, variant)
         if key not in self._templates:
             tried = []
             for language in dict.fromkeys((lang, DEFAULT_LANGUAGE)):
-                name = f"{language}/{campaign}/{step}.{kind}.j2"
-                tried.append(name)
-                try:
-                    self._templates[key] = self.env.get_template(name)
+                own = [] if variant == MAIN_VARIANT else [f"{step}.{variant}.{kind}"]
+                for name in [
+                    f"{language}/{campaign}/{part}.j2" for part in (*own, f"{step}.{kind}")
+                ]:
+                    tried.append(name)
+                    try:
+                        self._templates[key] = self.env.get_template(name)
+                        break
+                    except TemplateNotFound:
+                        continue
+                if key in self._templates:
                     break
-                except TemplateNotFound:
-                    continue
             else:
                 raise TemplateError(
                     f"no template email_templates/{tried[-1]} (tried {', '.join(tried)}); "
@@ -200,7 +209,9 @@ class Renderer:
             self._unsubscribe_base = base_url()
         return self._unsubscribe_base
 
-    def links(self, campaign: str, step: int, contact_id: str) -> dict[str, str]:
+    def links(
+        self, campaign: str, step: int, contact_id: str, variant: str = MAIN_VARIANT
+    ) -> dict[str, str]:
         from journeyflow.unsubscribe.tokens import make_token, unsubscribe_url
 
         base = str(self._brand["url"]).rstrip("/")
@@ -209,7 +220,7 @@ class Renderer:
                 "utm_source": "journeyflow",
                 "utm_medium": "email",
                 "utm_campaign": campaign,
-                "utm_content": f"step{step}",
+                "utm_content": f"step{step}" + ("" if variant == MAIN_VARIANT else f"-{variant}"),
             }  # fmt: skip
         )
         token = make_token(contact_id, campaign, self.keys())
@@ -220,7 +231,9 @@ class Renderer:
             "unsubscribe": unsubscribe_url(self.unsubscribe_base(), token),
         }
 
-    def context(self, r: Recipient, campaign: str, step: int, run_date: date) -> dict[str, Any]:
+    def context(
+        self, r: Recipient, campaign: str, step: int, run_date: date, variant: str = MAIN_VARIANT
+    ) -> dict[str, Any]:
         camp = self.cfg.get(campaign)
         lang = self.language(r.language, campaign, step)
         offer = None
@@ -248,18 +261,21 @@ class Renderer:
             ),
             "offer": offer,
             "brand": self.brand(lang),
-            "links": SimpleNamespace(**self.links(campaign, step, r.contact_id)),
+            "links": SimpleNamespace(**self.links(campaign, step, r.contact_id, variant)),
             "campaign": campaign,
             "step": step,
+            "variant": variant,
             "lang": lang,
         }
 
-    def render(self, r: Recipient, campaign: str, step: int, run_date: date) -> dict[str, str]:
-        """Subject, text and HTML of one email."""
-        ctx = self.context(r, campaign, step, run_date)
+    def render(
+        self, r: Recipient, campaign: str, step: int, run_date: date, variant: str = MAIN_VARIANT
+    ) -> dict[str, str]:
+        """Subject, text and HTML of one email (of a variant of the step)."""
+        ctx = self.context(r, campaign, step, run_date, variant)
         out = {}
         for kind in KINDS:
-            tpl = self.template(ctx["lang"], campaign, step, kind)
+            tpl = self.template(ctx["lang"], campaign, step, kind, variant)
             try:
                 out[kind] = tpl.render(ctx)
             except Exception as exc:
@@ -277,9 +293,11 @@ class Renderer:
         occurrence: int,
         run_date: date,
         when: datetime | None = None,
+        variant: str | None = None,
     ) -> tuple[str, str]:
         """(Message-ID, the full message) for one outbox row."""
-        parts = self.render(r, campaign, step, run_date)
+        variant = variant or MAIN_VARIANT
+        parts = self.render(r, campaign, step, run_date, variant)
         msg_id = message_id(r.contact_id, campaign, step, occurrence, self.cfg.message_id_domain)
         name = " ".join(p for p in (clean(r.first_name), clean(r.last_name)) if p)
         body = build_message(
@@ -295,5 +313,6 @@ class Renderer:
             unsubscribe_url=parts["unsubscribe"],
             lang=parts["lang"],
             when=when or datetime.now(load_config().tz),
+            variant=variant,
         )
         return msg_id, body

@@ -1,5 +1,5 @@
-"""``journeyflow templates check``: every campaign step rendered in every language for a full, a
-sparse and a hostile sample contact, before any customer sees a broken email."""
+"""``journeyflow templates check``: every campaign step and variant rendered in every language for
+a full, a sparse and a hostile sample contact, before any customer sees a broken email."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from journeyflow.config import load_config
+from journeyflow.config.model import MAIN_VARIANT
 from journeyflow.email.render import KINDS, LANGUAGES, Recipient, Renderer
 from journeyflow.states import Channel
 
@@ -52,15 +53,41 @@ def check_templates(templates_dir: Any = None) -> list[str]:
                         f"{camp.name} step {step} ({lang}): email_templates/{missing[0]} is "
                         "missing while the other parts are there (the email would mix languages)"
                     )
-            for r in sample_recipients():
-                where = f"{camp.name} step {step} ({r.language}, {r.contact_id})"
-                try:
-                    parts = renderer.render(r, camp.name, step, date(2026, 11, 1))
-                    renderer.message(r, camp.name, step, 1, date(2026, 11, 1))
-                except Exception as exc:  # report every broken template, not just the first
-                    errors.append(f"{where}: {exc}")
-                    continue
-                for kind in ("txt", "html"):
-                    if parts["unsubscribe"] not in parts[kind]:
-                        errors.append(f"{where}: the {kind} part has no visible unsubscribe link")
+            errors += _stray_variant_files(root, camp.name, step, camp.variant_names(step))
+            for variant in camp.variant_names(step):
+                for r in sample_recipients():
+                    errors += _render_errors(renderer, r, camp.name, step, variant)
     return sorted(set(errors))
+
+
+def _render_errors(
+    renderer: Renderer, r: Recipient, campaign: str, step: int, variant: str
+) -> list:
+    shown = "" if variant == MAIN_VARIANT else f" variant {variant}"
+    where = f"{campaign} step {step}{shown} ({r.language}, {r.contact_id})"
+    try:
+        parts = renderer.render(r, campaign, step, date(2026, 11, 1), variant)
+        renderer.message(r, campaign, step, 1, date(2026, 11, 1), variant=variant)
+    except Exception as exc:  # report every broken template, not just the first
+        return [f"{where}: {exc}"]
+    return [
+        f"{where}: the {kind} part has no visible unsubscribe link"
+        for kind in ("txt", "html")
+        if parts["unsubscribe"] not in parts[kind]
+    ]
+
+
+def _stray_variant_files(root: Path, campaign: str, step: int, variants: list[str]) -> list[str]:
+    """Variant files of a step whose variant the config does not list (a typo: never sent)."""
+    errors = []
+    for lang in LANGUAGES:
+        for path in sorted((root / lang / campaign).glob(f"{step}.*.*.j2")):
+            variant, kind = path.name.split(".")[1:3]
+            if kind in KINDS and variant not in variants:
+                listed = ", ".join(v for v in variants if v != MAIN_VARIANT) or "none"
+                errors.append(
+                    f"{campaign} step {step}: email_templates/{lang}/{campaign}/{path.name} is for "
+                    f"variant {variant!r}, which campaigns.list.{campaign}.variants does not list "
+                    f"(variants of step {step}: {listed}); rename the file or add the variant"
+                )
+    return errors

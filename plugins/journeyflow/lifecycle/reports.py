@@ -1,4 +1,5 @@
-"""Reports of D: cohorts, lifetime value by first product, engagement levels, the funnel.
+"""Reports of D: cohorts, lifetime value by first product, engagement levels, the funnel, the
+win-back response by months since the last order.
 
 Each report is a model in ``sql/reports/<name>.sql`` that fills ``journeyflow.report_<name>``
 for D; a rerun of D replaces its rows.
@@ -12,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from journeyflow import warehouse
+from journeyflow import states, warehouse
 from journeyflow.config import load_config
 from journeyflow.runlog import StepResult, record_step
 from journeyflow.sqlfile import statement
@@ -23,14 +24,18 @@ REPORTS = {
     "report_clv": "reports/clv",
     "report_engagement": "reports/engagement",
     "report_funnel": "reports/funnel",
+    "report_winback": "reports/winback",
 }
+WIN_BACK = "win_back"  # the campaign whose response curve report_winback shows
 
 
 def report(run_date: date) -> StepResult:
     """Store D's reports."""
     result = StepResult("report")
     started = time.perf_counter()
-    params = {"d": run_date, "tz": load_config().timezone}
+    cfg = load_config()
+    params = {"d": run_date, "tz": cfg.timezone, "campaign": WIN_BACK,
+              "days": cfg.campaigns.attribution_days, "members": list(states.MEASURED)}  # fmt: skip
     with warehouse.transaction() as conn:
         for table, model in REPORTS.items():
             conn.execute(text(f"delete from journeyflow.{table} where run_date = :d"), params)
@@ -59,4 +64,5 @@ def read_report(run_date: date | None = None) -> dict[str, Any]:
             "cohorts": rows("reports/read_cohorts"),
             "clv": rows("reports/read_clv"),
             "engagement": rows("reports/read_engagement"),
+            "winback": rows("reports/read_winback"),
         }

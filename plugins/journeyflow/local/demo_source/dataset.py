@@ -68,8 +68,10 @@ def iso(epoch: float) -> str:
 
 class DemoDataset:
     def __init__(self, contacts: int = 5000, anchor: date | None = None, seed: int = 42,
-                 timezone: str = "Europe/Berlin"):  # fmt: skip
+                 timezone: str = "Europe/Berlin",
+                 extra: dict[str, list] | None = None):  # fmt: skip
         self.size = contacts
+        self.extra = extra or {}  # contact id -> more events (the demo's simulated responses)
         self.anchor = anchor or date.today() - timedelta(days=1)
         self.seed = seed
         tz = ZoneInfo(timezone)
@@ -252,6 +254,7 @@ class DemoDataset:
         }
         if i % 2503 == 1000:
             contact["created_at"] = "31.12.2023"  # a date in the wrong format
+        events.extend(self.extra.get(cid, ()))
         return Timeline(i, contact, created, confirmed, moved, old_address, events)
 
     # -- views as of a clock ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ import os
 from datetime import date
 
 from journeyflow.config import home, load_config
+from journeyflow.local.demo_source import responses
 from journeyflow.local.demo_source.dataset import DemoDataset
 
 DEFAULT_CONTACTS = 5000
@@ -35,4 +36,5 @@ def dataset_for(run_date: date) -> DemoDataset:
         anchor=date.fromisoformat(spec["anchor"]),
         seed=spec["seed"],
         timezone=load_config().timezone,
+        extra=responses.load(),
     )
