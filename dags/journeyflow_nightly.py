@@ -10,9 +10,10 @@ T = start of D+1; re-running D changes nothing.
 → `quality_gate` → `merge` → `score` → `assign_phases` → `report` → `decide_campaigns` (every
 candidate gets a decision; queued emails are rendered into the outbox) → `choose_campaigns` → one
 task group per campaign with messages waiting (`<campaign>.send`, `win_back.export_postal`; the
-others show as skipped) → `campaigns_done` → `measure_results` (conversions within the attribution
-window of every run date still open, for test and learn) → `summarize` → `needs_attention` (fails, with the
-next step, when messages or mailings are left in doubt: the run ends red although all else worked).
+others show as skipped) → `campaigns_done` → `measure_results` (purchases within the attribution
+window of every run date still open, for test and learn) → `summarize` → `needs_attention`
+(fails, with the next step, when messages or mailings are left in doubt: the run ends red
+although all else worked).
 When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothing after it runs.
 
 #### Triage for the person on call

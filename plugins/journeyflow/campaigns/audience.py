@@ -2,8 +2,9 @@
 
 The query returns ``contact_id`` and optionally ``channel``, ``anchor_at`` (what step delays
 count from) and ``excluded`` (a reason, or null). It may use the rulebook's parameters
-(``:run_date``, ``:cutoff``, every number of ``rules``) and the campaign's ``:days_before``. The statement that collects every audience
-into the temp table ``cand`` is built around the file here.
+(``:run_date``, ``:cutoff``, every number of ``rules``) and the campaign's ``:days_before``.
+The statement that collects every audience into the temp table ``cand`` is built around the file
+here.
 """
 
 from __future__ import annotations
