@@ -15,7 +15,7 @@ setup: $(UV)
 	$(UV) sync --frozen
 
 demo: setup
-	JOURNEYFLOW_MODE=local $(RUN) journeyflow demo
+	JOURNEYFLOW_MODE=local $(RUN) journeyflow demo --nights 5
 
 # The cockpit's screenshots need Debian's chromium (driven by Playwright, no browser download).
 browser:

@@ -37,7 +37,7 @@ def _without_holdouts() -> Path:
     order the tests run in (a variant changes only a subject line). The tests of test and learn
     switch holdouts on (``config``); ``tests/learn/test_demo_nights.py`` runs the repository
     config as it is."""
-    raw = yaml.safe_load(settings.config_path().read_text(encoding="utf-8"))
+    raw = yaml.safe_load(REPOSITORY_CONFIG.read_text(encoding="utf-8"))
     for spec in raw["campaigns"]["list"].values():
         (spec or {}).pop("holdout", None)
     path = Path(tempfile.mkdtemp(prefix="jf-config-")) / "journeyflow.yaml"
@@ -46,7 +46,7 @@ def _without_holdouts() -> Path:
     return path
 
 
-REPOSITORY_CONFIG = settings.config_path()
+REPOSITORY_CONFIG = settings.PROJECT_DIR / "journeyflow.yaml"
 os.environ["JOURNEYFLOW_CONFIG"] = str(_without_holdouts())
 settings.load_config.cache_clear()
 airflow_env.configure()

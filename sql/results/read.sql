@@ -2,8 +2,8 @@
 -- cockpit's Results page): contacts, conversions, revenue, and how many run dates are still open.
 select
     campaign, step, variant,
-    sum(contacts) as contacts,
-    sum(converted) as converted,
+    cast(sum(contacts) as bigint) as contacts,
+    cast(sum(converted) as bigint) as converted,
     sum(revenue) as revenue,
     min(run_date) as first_run_date,
     max(run_date) as last_run_date,

@@ -23,3 +23,22 @@ def test_cli_plan_preview_templates_explain_outbox(db, world, cast, config, caps
     assert cli.main(["outbox", "--date", str(D)]) == 0
     assert "tripwire_offer" in capsys.readouterr().out
     assert cli.main(["preview", "nosuch", "1", cast["upsell"]]) == 2
+
+
+def test_preview_shows_a_variant_and_names_the_ones_there_are(db, world, cast, config, capsys):
+    from journeyflow import cli
+    from journeyflow.config import load_config
+    from journeyflow.learn.assign import assignment
+
+    world.run(D)
+    contact = cast["upsell"]
+    assert cli.main(["preview", "upsell", "1", contact, "--variant", "b", "--date", str(D)]) == 0
+    out = capsys.readouterr().out
+    assert "X-Campaign-Variant: b" in out and "Subject: Stativ war erst der Anfang" in out
+    assert cli.main(["preview", "upsell", "1", contact, "--date", str(D)]) == 0
+    own = assignment(load_config().campaigns.get("upsell"), 1, contact)
+    assert f"X-Campaign-Variant: {own}" in capsys.readouterr().out  # the contact's own variant
+    assert cli.main(["preview", "upsell", "1", contact, "--variant", "c"]) == 2
+    assert "has no variant 'c' (variants: a, b;" in capsys.readouterr().err
+    assert cli.main(["preview", "upsell", "2", contact]) == 2
+    assert "upsell has no step 2 (steps: 1)" in capsys.readouterr().err

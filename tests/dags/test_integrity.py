@@ -63,11 +63,12 @@ def test_nightly_shape_and_schedule(dagbag):
     assert down["decide_campaigns"] == ["choose_campaigns"]
     campaign_tasks = {t for t in down["choose_campaigns"] if t != "no_campaigns"}
     assert campaign_tasks == {
-        "welcome_drip.send", "tripwire_offer.send", "onboarding_tips.send", "upsell.send",
-        "testimonial_request.send", "win_back.send", "win_back.export_postal",
+        "birthday.send", "welcome_drip.send", "tripwire_offer.send", "onboarding_tips.send",
+        "upsell.send", "testimonial_request.send", "win_back.send", "win_back.export_postal",
     }  # fmt: skip
     assert "no_campaigns" in down["choose_campaigns"]
-    assert down["campaigns_done"] == ["summarize"] and down["summarize"] == ["needs_attention"]
+    assert down["campaigns_done"] == ["measure_results"]
+    assert down["measure_results"] == ["summarize"] and down["summarize"] == ["needs_attention"]
     join = dag.get_task("campaigns_done")
     assert str(join.trigger_rule) in (
         "none_failed_min_one_success",

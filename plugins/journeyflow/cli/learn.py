@@ -8,8 +8,8 @@ import json
 
 from journeyflow.cli.format import parse_date
 
-HEADER = (f"  {'step':<5}{'variant':<10}{'contacts':>10}{'converted':>11}{'rate':>8}"
-          f"{'rev/contact':>13}{'uplift (95 % CI)':>28}")  # fmt: skip
+HEADER = (f"  {'step':<5}{'variant':<10}{'contacts':>10}  {'converted':>9}{'rate':>8}"
+          f"{'rev/contact':>13}   uplift, 95 % CI")  # fmt: skip
 
 
 def format_results(res) -> str:  # noqa: ANN001 (journeyflow.learn.results.Results)
@@ -23,21 +23,22 @@ def format_results(res) -> str:  # noqa: ANN001 (journeyflow.learn.results.Resul
         "uplift: conversion rate minus the holdout's (or the first variant's), in points; 95 % "
         "CI by Newcombe's hybrid score method",
     ]
-    campaign = None
+    campaign, still_open = None, False
     for r in res.rows:
         if r.campaign != campaign:
             campaign = r.campaign
             lines += ["", f"{campaign}", HEADER]
         uplift = ""
         if r.uplift is not None:
-            uplift = (f"{r.uplift * 100:+.1f} ({r.low * 100:+.1f} to {r.high * 100:+.1f})"
-                      f" vs {r.against}")  # fmt: skip
-        lines.append(f"  {r.step:<5}{r.variant:<10}{r.contacts:>10,}{r.converted:>11,}"
-                     f"{r.rate * 100:>7.1f}%{r.revenue_per_contact:>13.2f}"
-                     f"{uplift:>28}")  # fmt: skip
-        if r.open_dates:
-            lines.append(f"  {'':<15}{r.open_dates} run date(s) still inside the window: "
-                         "counted so far")  # fmt: skip
+            uplift = (f"{r.uplift * 100:+.1f} ({r.low * 100:+.1f} to {r.high * 100:+.1f}) "
+                      f"vs {r.against}")  # fmt: skip
+        mark = "*" if r.open_dates else " "
+        still_open = still_open or bool(r.open_dates)
+        lines.append(f"  {r.step:<5}{r.variant:<10}{r.contacts:>10,}{mark} {r.converted:>9,}"
+                     f"{r.rate * 100:>7.1f}%{r.revenue_per_contact:>13.2f}   "
+                     f"{uplift}".rstrip())  # fmt: skip
+    if still_open:
+        lines += ["", "* counted so far: some of its run dates are still inside the window"]
     sentences = [r for r in res.rows if r.verdict]
     if sentences:
         lines.append("")

@@ -87,7 +87,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db_was_running = os.environ.get("AIRFLOW_CONN_JOURNEYFLOW_DB") is not None or embedded.running()
     print(f"warehouse: embedded PostgreSQL in {embedded.pgdata_dir()}")
     for i, run_date in enumerate(nights):
-        state, seconds = _demo_night(run_date)
+        state, seconds = _demo_night(run_date, first=i == 0)
         if i < len(nights) - 1:
             if state != "success":
                 break
@@ -107,7 +107,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT[run_state(done, state)]
 
 
-def _demo_night(run_date: date) -> tuple[str, float]:
+def _demo_night(run_date: date, first: bool = True) -> tuple[str, float]:
     """One night of the demo: the demo shop as of D's cut-off on a local port, then the DAG."""
     from journeyflow.config import load_config
     from journeyflow.local.demo_source import DemoSourceServer, dataset_for
@@ -119,7 +119,8 @@ def _demo_night(run_date: date) -> tuple[str, float]:
         os.environ["AIRFLOW_CONN_JOURNEYFLOW_SOURCE"] = json.dumps(
             {"conn_type": "http", "host": source.url, "password": token}
         )
-        print(f"demo shop: {dataset.size:,} contacts anchored at {dataset.anchor} on {source.url}")
+        if first:
+            print(f"demo shop: {dataset.size:,} contacts anchored at {dataset.anchor}")
         print(f"running journeyflow_nightly for {run_date} ...", flush=True)
         return run_dag(run_date)
 

@@ -24,7 +24,7 @@ from journeyflow.local.demo_source.dataset import DAY, PRODUCTS
 
 BASE = {"birthday": 0.05, "tripwire_offer": 0.03, "upsell": 0.04, "win_back": 0.02}
 DEFAULT_BASE = 0.02
-LIFT = {("birthday", "main"): 0.10, ("tripwire_offer", "main"): 0.08, ("upsell", "a"): 0.03,
+LIFT = {("birthday", "main"): 0.10, ("tripwire_offer", "main"): 0.12, ("upsell", "a"): 0.03,
         ("upsell", "b"): 0.07, ("win_back", "main"): 0.14}  # fmt: skip
 DEFAULT_LIFT = 0.02
 
