@@ -93,7 +93,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 break
             bought = responses.simulate(run_date)
             print(f"  {run_date}: {state} in {seconds:.0f} s; the shop's customers answer the "
-                  f"mail: {bought:,} purchases in the days after (simulated)",
+                  f"mail: {bought:,} purchase{'s' if bought != 1 else ''} in the days after "
+                  "(simulated)",
                   flush=True)  # fmt: skip
     done = summary(run_date)
     print(format_summary(done, state, seconds))
