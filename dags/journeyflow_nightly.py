@@ -16,55 +16,8 @@ window of every run date still open, for test and learn) → `summarize` → `ne
 although all else worked).
 When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothing after it runs.
 
-#### Triage for the person on call
-- **check_connections failed "connection ... is not defined"**: a connection is missing; the
-  message names it and shows how to set it. Nothing was changed. Add it, then clear the task.
-- **check_connections failed "the unsubscribe links would point at ..."**: set the host of
-  `journeyflow_unsubscribe` to the public https URL of the unsubscribe endpoint.
-- **any task failed "another run is working"**: a second run (the CLI, a manual run) held the
-  run lock longer than `run.lock_wait_minutes`; nothing was changed. Clear the task when it ends.
-- **a task failed with a timeout**: it ran longer than `run.task_timeout_minutes` (or its
-  `run.task_timeouts` entry). Every step is a transaction or idempotent: clear it.
-- **extract_* failed with HTTP 401/403**: the bearer token (password of `journeyflow_source`) is
-  wrong or expired. Fix the connection, then *Clear* the failed task.
-- **extract_* failed after retries (429/5xx/timeouts)**: the source is down or throttling. Nothing
-  was committed for that stream; clearing the task later is safe.
-- **load failed "staging holds no extract"**: clear the extract tasks of the same run.
-- **migrate failed "text has changed"**: somebody edited an applied file in `sql/schema/`; restore
-  it and put the change in a new file.
-- **quality_gate_failed**: a critical data quality check failed; the message names the check,
-  the column and the number of bad rows, and the warehouse was not changed. Look at the Data Docs
-  (`$JOURNEYFLOW_HOME/data_docs/<date>/index.html`) and `journeyflow.validation_results`, fix the
-  source (or, if the data is right and the rule is wrong, the check in `journeyflow.yaml`), then
-  clear `extract_*` of this run.
-- **quality_gate failed with "Great Expectations could not validate"**: GX itself broke (database
-  unreachable, ...). Nothing was merged; fix the cause and clear the task.
-- **assign_phases failed naming `sql/phases/<file>`**: a phase file is broken; run
-  `journeyflow phases check` locally, fix the file, clear the task.
-- **decide_campaigns failed naming `sql/campaigns/<file>` or `email_templates/...`**: an audience
-  query or a template is broken; run `journeyflow plan` / `journeyflow templates check` locally,
-  fix it, clear the task. Nothing was queued (decisions and outbox are one transaction).
-- **`<campaign>.send` failed "SMTP ... unreachable"**: the mail server (`journeyflow_smtp`) is
-  down; every unsent message is still queued. Clear the task when the server is back; nothing is
-  sent twice.
-- **`<campaign>.send` failed "refused 3 messages in a row" or "refuses to send for us"**: the
-  mail server refuses relaying, a quota is used up, or the sender address or login is wrong.
-  Nobody was suppressed and the messages are still queued; fix it or wait, then clear the task.
-- **needs_attention failed / messages "in doubt"**: a sender died between the server's
-  acceptance and recording it. Look the Message-ID up in the mail server log, then
-  `journeyflow outbox --date D --id N --resolve sent` (or `--resolve resend`). The message of
-  `needs_attention` lists each case with its command.
-- **`win_back.export_postal` failed delivering** (drop or SFTP down): the mailing is built and
-  recorded; clear the task later, or let the next night's export deliver it. The same bytes go
-  out, once.
-- **`win_back.export_postal` failed "IN DOUBT"/"stopped while putting the .done marker"**: ask the
-  print vendor whether they have the set, then `journeyflow postal --date D --campaign win_back
-  --resolve delivered` (or `--resolve resend`). `journeyflow postal` lists every mailing.
-- **Warning "below the minimum"** in `export_postal`: the mailing went out with fewer pieces than
-  `postal.min_pieces`; check the vendor's rate.
-- Malformed source records never fail the run: they are in `journeyflow.quarantine` with a reason.
-- Re-running a date is always safe: staging is rebuilt, merges are upserts, watermarks only move
-  forward after a committed merge.
+Alerts: a failed night sends one alert (email to `alerts.to`, and the `journeyflow_alerts`
+webhook) naming the failed task, the error and the next step from the list below.
 """
 
 from __future__ import annotations
@@ -75,6 +28,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import CronDataIntervalTimetable, Label, chain, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from journeyflow import triage
 from journeyflow.tasks import (
     apply_timeouts,
     campaign_groups,
@@ -94,7 +48,7 @@ TAGS = ["journeyflow", "lifecycle-marketing", "nightly"]
     catchup=False,
     max_active_runs=1,
     tags=TAGS,
-    doc_md=__doc__,
+    doc_md=f"{__doc__}\n{triage.markdown()}",
     default_args=default_args(),
     on_failure_callback=on_run_failure,
 )
@@ -199,6 +153,16 @@ def journeyflow_nightly():
         with step_of_run() as d:
             return results.fill(d).as_dict()
 
+    def tell_people(d, done: dict) -> None:
+        """The morning summary, and an alert for warnings a person should look at (a failure
+        alerts through the DAG's failure callback)."""
+        from journeyflow.notify import alerts, morning
+
+        morning.send_summary(d)
+        warnings = [w for s in done["steps"] for w in (s["details"] or {}).get("warnings") or []]
+        if warnings:
+            alerts.send(alerts.for_warnings(d, warnings))
+
     @task
     def summarize() -> dict:
         from journeyflow import runlog, summary
@@ -206,7 +170,9 @@ def journeyflow_nightly():
         d = run_date()
         lines = summary.attention()
         runlog.finish_run(d, "warning" if lines else "success", "; ".join(lines) or None)
-        return summary.summary(d)
+        done = summary.summary(d)
+        tell_people(d, done)
+        return done
 
     @task(retries=0, on_failure_callback=[])
     def needs_attention() -> None:

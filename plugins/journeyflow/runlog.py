@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
-from journeyflow import warehouse
+from journeyflow import progress, warehouse
 from journeyflow.sqlfile import statement
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ def plain(value: Any) -> Any:
 
 def record_step(conn: Connection, run_date: date, result: StepResult) -> None:
     """Keep what a step did for D (a rerun of the step replaces its row), and log it."""
+    progress.step_done(result.step, result.rows_in, result.rows_out, result.seconds)
     log.info(
         "%s for %s: %d rows in, %d out, %d quarantined, %.2fs",
         result.step, run_date, result.rows_in, result.rows_out, result.quarantined,

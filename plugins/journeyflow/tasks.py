@@ -37,6 +37,7 @@ def step_of_run() -> Iterator[date]:
     fails naming it)."""
     from airflow.sdk import get_current_context
 
+    from journeyflow import progress
     from journeyflow.config import load_config
     from journeyflow.runlog import run_lock
 
@@ -44,6 +45,7 @@ def step_of_run() -> Iterator[date]:
     d = run_date(context)
     who = f"task {context['ti'].task_id} of"
     with run_lock(d, load_config().run.lock_wait_minutes, shared=True, who=who):
+        progress.step_started(context["ti"].task_id)
         yield d
 
 
@@ -92,13 +94,22 @@ def on_task_failure(context: dict[str, Any]) -> None:
 
 
 def on_run_failure(context: dict[str, Any]) -> None:
-    """DAG failure callback: mark D failed in pipeline_runs (best effort, never raises)."""
+    """DAG failure callback: mark D failed in pipeline_runs, then alert the people in
+    ``alerts.to`` and the chat webhook (best effort, never raises)."""
+    d = None
     try:
         from journeyflow.runlog import fail_run
 
-        fail_run(run_date(context), str(context.get("reason") or "run failed"))
+        d = run_date(context)
+        fail_run(d, str(context.get("reason") or "run failed"))
     except Exception:  # a callback must not hide the original failure
         log.exception("could not record the failed run")
+    try:
+        from journeyflow.notify import alerts
+
+        alerts.failed_run(d or run_date(context))
+    except Exception:
+        log.exception("could not send the alert of the failed run")
 
 
 def send_campaign(campaign: str, shard: int) -> dict:

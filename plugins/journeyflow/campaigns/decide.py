@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from journeyflow import states, warehouse
+from journeyflow import progress, states, warehouse
 from journeyflow.campaigns.audience import add_candidates, campaign_names
 from journeyflow.config import Config, load_config
 from journeyflow.runlog import StepResult, record_step
@@ -88,8 +88,12 @@ def _decide(conn: Connection, d: date) -> None:
     for table in ("cand", "out_today", "decided"):
         conn.exec_driver_sql(f"drop table if exists pg_temp.{table}")
     conn.execute(statement("decisions/cand_table"))
-    for priority, campaign in enumerate(cfg.campaigns.campaigns):
-        add_candidates(conn, campaign, priority, d)
+    with progress.bar("decide_campaigns", "audiences", total=len(cfg.campaigns.campaigns)) as bar:
+        for priority, campaign in enumerate(cfg.campaigns.campaigns):
+            add_candidates(conn, campaign, priority, d)
+            bar.advance()
+        bar.note = f"{conn.exec_driver_sql('select count(*) from cand').scalar():,} candidates"
+        bar.advance(0)
     conn.exec_driver_sql("analyze cand")
     conn.execute(statement("decisions/out_today_table"), {"d": d, "out": list(states.OUT)})
     conn.exec_driver_sql("analyze out_today")
@@ -114,11 +118,11 @@ def _plan_from(conn: Connection, d: date) -> Plan:
     for campaign, channel, decision, reason, n in rows:
         key = decision if channel == Channel.EMAIL else f"{decision} ({channel})"
         plan.counts[campaign][key] += n
-        plan.reasons[campaign][f"{key}: {_reason_kind(reason)}"] += n
+        plan.reasons[campaign][f"{key}: {reason_kind(reason)}"] += n
     return plan
 
 
-def _reason_kind(reason: str) -> str:
+def reason_kind(reason: str) -> str:
     """A reason without its dates and numbers, so that equal reasons add up in a plan."""
     kind = re.sub(r"\d{4}-\d{2}-\d{2}", "<date>", reason)
     return re.sub(r"\b(step|cap:) \d+", r"\1 n", kind).replace("<date>..<date>", "D-6..D-1")

@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "resolve", None) and args.date is None:
         print("journeyflow: --resolve needs --date", file=sys.stderr)
         return 2
+    from journeyflow import progress
+
+    before = progress.install(progress.TerminalReporter())  # live progress for a person
     try:
         return args.func(args)
     except (
@@ -49,3 +52,5 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:  # fmt: skip
         print(f"journeyflow: {exc}", file=sys.stderr)
         return 2
+    finally:
+        progress.install(before).close()

@@ -28,6 +28,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preview_summary(args: argparse.Namespace) -> int:
+    """The morning summary of D (default: the last run) as it would be sent."""
+    from journeyflow.config import load_config
+    from journeyflow.notify.morning import render
+
+    d = args.date or last_run_date()
+    subject, text, html = render(d, args.language)
+    print(f"To: {', '.join(load_config().summary.to) or '(summary.to is empty: not sent)'}")
+    print(f"Subject: {subject}\n")
+    print(html if args.html else text)
+    return 0
+
+
 def cmd_preview(args: argparse.Namespace) -> int:
     from email import message_from_string, policy
 
@@ -38,6 +51,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from journeyflow.email.transport import sender_address
     from journeyflow.learn.assign import assignment
 
+    if args.campaign == "summary":
+        return _preview_summary(args)
+    if args.step is None or args.contact_id is None:
+        print("journeyflow: preview <campaign> <step> <contact_id> (or: preview summary)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     campaign = load_config().campaigns.get(args.campaign)
     if args.step not in dict(campaign.steps):
         steps = ", ".join(str(s) for s, _ in campaign.steps)
@@ -144,10 +163,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--date", type=parse_date, help="logical date D (default: the last run)")
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("preview", help="render one campaign email for one contact")
-    p.add_argument("campaign")
-    p.add_argument("step", type=int)
-    p.add_argument("contact_id")
+    p = sub.add_parser(
+        "preview", help="render one campaign email for one contact, or the morning summary"
+    )
+    p.add_argument("campaign", help="a campaign of campaigns.list, or summary")
+    p.add_argument("step", type=int, nargs="?")
+    p.add_argument("contact_id", nargs="?")
+    p.add_argument("--language", choices=("de", "en"), help="summary: its language")
     p.add_argument("--date", type=parse_date, help="logical date D (offer validity counts from it)")
     p.add_argument("--html", action="store_true", help="also print the HTML part")
     p.add_argument("--variant", help="the variant of the step (default: the one the contact gets)")

@@ -191,6 +191,23 @@ class RunConfig:
         return self.task_timeouts.get(task_id, self.task_timeout_minutes)
 
 
+@dataclass(frozen=True)
+class AlertsConfig:
+    """``alerts:``: who gets an email when a night needs a person (a webhook: connection
+    ``journeyflow_alerts``)."""
+
+    to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SummaryConfig:
+    """``summary:``: the morning summary after a good night."""
+
+    to: tuple[str, ...] = ()
+    language: str = "de"
+    cockpit_url: str | None = None  # e.g. https://airflow.shop.example/journeyflow
+
+
 RULE_DEFAULTS: dict[str, dict[str, Any]] = {
     "score": {"window_days": 365, "half_life_days": 90, "warm_from": 10, "hot_from": 50,
               "points": {"page_view": 1, "comment": 2, "email_open": 1, "email_click": 3,
@@ -213,6 +230,8 @@ class Config:
     campaigns: CampaignsConfig = field(default_factory=CampaignsConfig)
     postal: PostalConfig = field(default_factory=PostalConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def rule_params(self, run_date: date) -> dict[str, Any]:

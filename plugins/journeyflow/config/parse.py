@@ -29,6 +29,7 @@ from journeyflow.config.model import (
     SenderConfig,
     SourceConfig,
 )
+from journeyflow.config.notify import read_alerts, read_summary
 from journeyflow.config.paths import config_path
 from journeyflow.config.postal import read_postal
 from journeyflow.config.validate import (
@@ -273,6 +274,8 @@ SECTIONS: dict[str, Callable[[Any], Any]] = {
     "campaigns": read_campaigns,
     "postal": read_postal,
     "run": read_run,
+    "alerts": read_alerts,
+    "summary": read_summary,
 }
 
 

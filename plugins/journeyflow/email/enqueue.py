@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from journeyflow import warehouse
+from journeyflow import progress, warehouse
 from journeyflow.config import load_config
 from journeyflow.email.render import Recipient, Renderer
 from journeyflow.email.transport import sender_address
@@ -53,17 +53,22 @@ def enqueue(conn: Connection, d: date) -> int:
         rows = cur.fetchall()  # small tuples; the messages are rendered chunk by chunk below
     now = datetime.now(load_config().tz)
     chunks = [(d, now, rows[i : i + RENDER_CHUNK]) for i in range(0, len(rows), RENDER_CHUNK)]
-    if len(rows) < PARALLEL_FROM:
-        for block in map(partial(_render_chunk, renderer), chunks):
-            warehouse.copy_from(conn, _COPY, io.StringIO(block))
-    else:  # rendering is CPU work in Python: spread it over the cores while COPY runs
-        ctx = multiprocessing.get_context("spawn")
-        workers = max(2, min(4, os.cpu_count() or 2))
-        init = (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
-                renderer.from_address)  # fmt: skip
-        with ctx.Pool(workers, _init_worker, init) as pool:
-            for block in pool.imap(_render_in_worker, chunks):
+    with progress.bar("render", "messages", total=len(rows)) as bar:
+        if len(rows) < PARALLEL_FROM:
+            for chunk, block in zip(
+                chunks, map(partial(_render_chunk, renderer), chunks), strict=True
+            ):
                 warehouse.copy_from(conn, _COPY, io.StringIO(block))
+                bar.advance(len(chunk[2]))
+        else:  # rendering is CPU work in Python: spread it over the cores while COPY runs
+            ctx = multiprocessing.get_context("spawn")
+            workers = max(2, min(4, os.cpu_count() or 2))
+            init = (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
+                    renderer.from_address)  # fmt: skip
+            with ctx.Pool(workers, _init_worker, init) as pool:
+                for chunk, block in zip(chunks, pool.imap(_render_in_worker, chunks), strict=True):
+                    warehouse.copy_from(conn, _COPY, io.StringIO(block))
+                    bar.advance(len(chunk[2]))
     return new + len(rows)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from journeyflow import warehouse
+from journeyflow import progress, warehouse
 from journeyflow.config import SenderConfig, load_config
 from journeyflow.connections import local_mode
 from journeyflow.email.claims import SenderDb, owner, recover
@@ -37,6 +37,7 @@ from journeyflow.email.transport import (
     transport,
 )
 from journeyflow.runlog import StepResult, record_step
+from journeyflow.sqlfile import statement
 from journeyflow.unsubscribe.links import base_url, check_reachable, public_problem
 
 log = logging.getLogger(__name__)
@@ -98,12 +99,18 @@ def send(campaign: str, d: date, shard: int = 0, shards: int | None = None) -> S
         stop = threading.Event()
         results = [SendResult(campaign) for _ in range(cfg.connections)]
         errors: list[BaseException] = []
+        with warehouse.transaction() as conn:
+            waiting = conn.execute(statement("outbox/waiting_of"),
+                                   {"campaign": campaign, "d": d}).scalar_one()  # fmt: skip
+        name = f"send.{campaign}" if shards == 1 else f"send.{campaign}[{shard}]"
+        bar_cm = progress.bar(name, "messages", total=waiting)
+        bar = bar_cm.__enter__()
 
         def work(i: int) -> None:
             try:
                 _worker(
                     campaign, f"{me}|{worker}", d, cfg, transport(), pacer, stop, results[i],
-                    real_mail,
+                    real_mail, bar.advance,
                 )  # fmt: skip
             except BaseException as exc:  # first failure stops the others; raised below
                 errors.append(exc)
@@ -112,10 +119,13 @@ def send(campaign: str, d: date, shard: int = 0, shards: int | None = None) -> S
         threads = [
             threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(results))
         ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            bar_cm.__exit__(None, None, None)
         for r in results:
             result.add(r)
         if errors:
@@ -123,7 +133,6 @@ def send(campaign: str, d: date, shard: int = 0, shards: int | None = None) -> S
     finally:
         result.seconds = time.perf_counter() - started
         db.close()
-    name = f"send.{campaign}" if shards == 1 else f"send.{campaign}[{shard}]"
     with warehouse.transaction() as conn:
         step = StepResult(name, result.sent, result.sent, 0, result.seconds, result.as_dict())
         record_step(conn, d, step)
@@ -162,6 +171,7 @@ def _worker(
     stop: threading.Event,
     result: SendResult,
     real_mail: bool,
+    tried: Any = None,
 ) -> None:
     """Claim batches and deliver them until the campaign's queue is empty (or stop is set).
     Claims carry ``me`` (shard and worker) and this thread:
@@ -187,6 +197,8 @@ def _worker(
                 if real_mail:
                     _check_link(oid, message)
                 _deliver(db, tr, cfg, sender, row, rcpt, message, attempts, result, worker_id)
+                if tried is not None:
+                    tried()
             else:
                 batch = []
     finally:

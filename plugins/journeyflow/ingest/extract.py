@@ -22,7 +22,7 @@ import psycopg2
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from journeyflow import warehouse
+from journeyflow import progress, warehouse
 from journeyflow.config import load_config
 from journeyflow.connections import require
 from journeyflow.ingest.client import HttpSource, SourceError, Stream
@@ -89,9 +89,11 @@ def extract(stream_name: str, run_date: date) -> StepResult:
         conn.exec_driver_sql(f"truncate journeyflow_staging.{stream.name}")
         pages = 0
         pending: Future | None = None
-        with open_source(run_date) as source:
+        with open_source(run_date) as source, progress.bar(result.step, "records") as bar:
             for page in prefetch(source.pages(stream, since)):
                 pages += 1
+                bar.note = f"{pages:,} pages"
+                bar.advance(len(page))
                 rows, kept, bad = stream.map_records(page)
                 data = _csv(rows)
                 if pending is not None:

@@ -14,7 +14,7 @@ import time
 from datetime import date
 from typing import Any
 
-from journeyflow import warehouse
+from journeyflow import progress, warehouse
 from journeyflow.config import VendorProfile, config_path, load_config
 from journeyflow.postal.build import (
     build,
@@ -59,13 +59,17 @@ def export_mailing(run_date: date, campaign: str, run_id: str) -> dict[str, Any]
             if _deliver(row, profile, action)[1] is not None:
                 caught_up.append(row["run_date"])
         rejects_file = None
-        mailing = recorded(run_date, campaign)
-        if mailing is None:
-            rejects_file = build(run_date, campaign, run_id, profile, action)
+        with progress.bar(f"export_postal.{campaign}", "pieces") as bar:
             mailing = recorded(run_date, campaign)
-        delivery = None
-        if mailing is not None:
-            delivery, mailing = _deliver(mailing, profile, action)
+            if mailing is None:
+                bar.note = "building the mailing file"
+                rejects_file = build(run_date, campaign, run_id, profile, action)
+                mailing = recorded(run_date, campaign)
+            delivery = None
+            if mailing is not None:
+                bar.note = "delivering to the drop"
+                bar.advance(mailing["rows"])
+                delivery, mailing = _deliver(mailing, profile, action)
         with warehouse.transaction() as conn:
             rejected = conn.execute(statement("postal/rejects_count"), key).scalar_one()
         result: dict[str, Any] = {

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from journeyflow import warehouse
+from journeyflow import progress, warehouse
 from journeyflow.config import home, load_config
 from journeyflow.quality.checks import CRITICAL, Check, RunFacts, configured
 from journeyflow.runlog import StepResult, record_step
@@ -216,7 +216,10 @@ def _run_gx(run_date: date, checks: tuple[Check, ...], facts: RunFacts) -> list[
                 result_format={"result_format": "BASIC", "partial_unexpected_count": 0},
             )
         )
-        result = checkpoint.run(run_id=RunIdentifier(run_name=run_date.isoformat()))
+        with progress.bar("quality_gate", "checks", total=len(by_name)) as bar:
+            bar.note = "Great Expectations, in the warehouse"
+            result = checkpoint.run(run_id=RunIdentifier(run_name=run_date.isoformat()))
+            bar.advance(sum(len(r.results) for r in result.run_results.values()))
     except Exception as exc:
         raise GateError(
             f"Great Expectations could not validate the batch of {run_date}: {exc}"
