@@ -156,10 +156,14 @@ def journeyflow_nightly():
     def tell_people(d, done: dict) -> None:
         """The morning summary, and an alert for warnings a person should look at (a failure
         alerts through the DAG's failure callback)."""
+        from journeyflow.email.transport import scrub
         from journeyflow.notify import alerts, morning
 
-        morning.send_summary(d)
         warnings = [w for s in done["steps"] for w in (s["details"] or {}).get("warnings") or []]
+        try:
+            morning.send_summary(d)
+        except Exception as exc:  # the night's work stands; a person hears of it
+            warnings.append(f"the morning summary could not be sent: {scrub(str(exc))}")
         if warnings:
             alerts.send(alerts.for_warnings(d, warnings))
 

@@ -30,16 +30,19 @@ from journeyflow import config as settings  # noqa: E402
 from journeyflow.local import airflow_home as airflow_env  # noqa: E402
 
 
-def _without_holdouts() -> Path:
-    """The repository config without holdouts, as every test's JOURNEYFLOW_CONFIG.
+def _test_config() -> Path:
+    """The repository config without holdouts and without alert and summary addresses, as every
+    test's JOURNEYFLOW_CONFIG.
 
     Test contacts get ids from a counter, so which of them a holdout keeps would depend on the
-    order the tests run in (a variant changes only a subject line). The tests of test and learn
-    switch holdouts on (``config``); ``tests/learn/test_demo_nights.py`` runs the repository
-    config as it is."""
+    order the tests run in (a variant changes only a subject line); and a test that counts the
+    emails an SMTP server got counts campaign emails. The tests of test and learn and of
+    notifications switch them on (``config``); ``tests/learn/test_demo_nights.py`` runs the
+    repository config as it is."""
     raw = yaml.safe_load(REPOSITORY_CONFIG.read_text(encoding="utf-8"))
     for spec in raw["campaigns"]["list"].values():
         (spec or {}).pop("holdout", None)
+    raw["alerts"]["to"] = raw["summary"]["to"] = []
     path = Path(tempfile.mkdtemp(prefix="jf-config-")) / "journeyflow.yaml"
     atexit.register(shutil.rmtree, path.parent, ignore_errors=True)
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
@@ -47,7 +50,7 @@ def _without_holdouts() -> Path:
 
 
 REPOSITORY_CONFIG = settings.PROJECT_DIR / "journeyflow.yaml"
-os.environ["JOURNEYFLOW_CONFIG"] = str(_without_holdouts())
+os.environ["JOURNEYFLOW_CONFIG"] = str(_test_config())
 settings.load_config.cache_clear()
 airflow_env.configure()
 

@@ -83,6 +83,10 @@ ENTRIES = (
           "up in the mail server log, then `journeyflow outbox --date D --id N --resolve sent` "
           "(or `--resolve resend`). The message of `needs_attention` lists each case with its "
           "command."),
+    Entry("Warning \"below the minimum\" in `export_postal`", "*.export_postal",
+          r"below the minimum",
+          "the mailing went out with fewer pieces than `postal.min_pieces`; check the vendor's "
+          "rate."),
     Entry("`win_back.export_postal` failed \"IN DOUBT\"/\"stopped while putting the .done "
           "marker\"", "*.export_postal", r"in doubt|\.done",
           "ask the print vendor whether they have the set, then `journeyflow postal --date D "
@@ -91,10 +95,6 @@ ENTRIES = (
     Entry("`win_back.export_postal` failed delivering (drop or SFTP down)", "*.export_postal",
           None, "the mailing is built and recorded; clear the task later, or let the next "
           "night's export deliver it. The same bytes go out, once."),
-    Entry("Warning \"below the minimum\" in `export_postal`", "*.export_postal",
-          r"below the minimum",
-          "the mailing went out with fewer pieces than `postal.min_pieces`; check the vendor's "
-          "rate."),
 )  # fmt: skip
 
 FALLBACK = (

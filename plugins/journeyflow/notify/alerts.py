@@ -45,16 +45,20 @@ def for_failed_run(run_date: date, message: str | None) -> Alert:
     """The alert of a failed run from its record (``<task> failed: <error>``)."""
     from journeyflow.summary import attention
 
-    task, _, error = (message or "").partition(" failed: ")
-    if not error:
-        task, error = "the run", message or "failed (no step recorded an error)"
-    error = scrub(error.strip().splitlines()[0] if error.strip() else error)[:600]
     try:
         more = attention()
     except Exception:  # the warehouse itself may be what failed
         more = []
+    task, _, error = (message or "").partition(" failed: ")
+    if not error and more:  # needs_attention failed the run: it records no step of its own
+        task, error = "needs_attention", f"{len(more)} thing(s) left in doubt, listed below"
+    elif not error:
+        task, error = "the run", message or "failed (no step recorded an error)"
+    error = scrub(error.strip().splitlines()[0] if error.strip() else error)[:600]
     if task == "quality_gate_failed":
         headline = "the quality gate stopped the night; no campaign ran"
+    elif task == "needs_attention":
+        headline = "the night ran, but messages or mailings are in doubt"
     else:
         headline = f"the night failed at {task}"
     return Alert(run_date, headline, error, triage.next_step(task, error), more)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -28,10 +29,10 @@ def message(kind: str, to: tuple[str, ...], subject: str, text: str, html: str |
     msg["Message-ID"] = make_msgid(kind, domain=cfg.campaigns.message_id_domain)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
     msg["X-Journeyflow"] = kind
-    msg.set_content(text)
+    msg.set_content(text, cte="quoted-printable")  # lines stay short for SMTP (RFC 5321)
     if html is not None:
-        msg.add_alternative(html, subtype="html")
-    return msg.as_bytes()
+        msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    return msg.as_bytes(policy=policy.SMTP.clone(max_line_length=200))  # no folded subject
 
 
 def deliver(kind: str, run_date: date, to: tuple[str, ...], subject: str, text: str,
