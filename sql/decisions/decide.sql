@@ -55,6 +55,7 @@ base as (
         coalesce(cast(c.anchor_at as date), cast(:d as date)) as anchor_date,
         c.anchor_at is null and m.anchored as no_anchor,
         pc.last_run_date, pc.waiting_step, pc.waiting_since, ot.step as handed_step,
+        ot.variant as handed_variant,
         case
             when m.repeat_days is not null then 1
             else (select min(s) from generate_series(1, cardinality(m.delays)) s
@@ -92,27 +93,44 @@ judged as (
     from base b
 ),
 
-control as (  -- a due step of a contact in the campaign's holdout: decided, never sent
+limits as (  -- what the caps leave for each contact on D
     select
         j.*,
         j.handed_step is null and j.exclusion is null and j.waiting is null
-            and j.due_date <= :d and j.bucket < j.holdout_buckets as held_out
+            and j.due_date <= :d as due_now,
+        coalesce(w.messages, 0) as week_messages,
+        coalesce(x.n, 0) as others_today,
+        greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
+                    - coalesce(x.n, 0)) as room
     from judged j
+    left join week w using (contact_id)
+    left join others_today x using (contact_id)
+),
+
+control as (  -- a contact in the campaign's holdout is held out where its step would have been
+              -- queued (the caps ranked as if nobody were held out), else held like the others
+    select
+        l.*,
+        l.bucket < l.holdout_buckets as in_holdout,
+        row_number() over a <= l.room as would_queue,
+        first_value(l.campaign) over a as would_first
+    from limits l
+    window a as (
+        partition by l.contact_id, l.handed_step is not null or l.due_now
+        order by l.handed_step is null, l.priority, l.next_step
+    )
 ),
 
 ranked as (  -- the due steps of a contact compete for the caps: what a run of D already
-              -- handed out first, then in campaign order
+              -- handed out first, then in campaign order; a step of the holdout takes no place
     select
         j.*,
+        j.due_now and j.in_holdout and j.would_queue as held_out,
         row_number() over w as cap_rank,
-        first_value(j.campaign) over w as first_campaign,
-        coalesce(x.n, 0) as others_today
+        first_value(j.campaign) over w as first_campaign
     from control j
-    left join others_today x using (contact_id)
     window w as (
-        partition by j.contact_id,
-            j.handed_step is not null
-            or (j.exclusion is null and j.waiting is null and j.due_date <= :d and not j.held_out)
+        partition by j.contact_id, j.handed_step is not null or (j.due_now and not j.in_holdout)
         order by j.handed_step is null, j.priority, j.next_step
     )
 ),
@@ -120,15 +138,14 @@ ranked as (  -- the due steps of a contact compete for the caps: what a run of D
 decided as (
     select
         j.contact_id, j.campaign, coalesce(j.handed_step, j.next_step, 1) as step,
-        coalesce(j.channel, 'email') as channel, j.bucket, j.variants,
+        coalesce(j.channel, 'email') as channel, j.bucket, j.variants, j.handed_variant,
         case
             when j.handed_step is not null then 'queued'  -- handed out by a run of D: it stands
             when j.exclusion is not null then 'excluded'
             when j.waiting is not null or j.due_date > :d then 'held'
             when j.held_out then 'held_out'
-            when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
-                                     - j.others_today)
-                then 'queued'
+            when j.in_holdout then 'held'  -- capped: held out on a later date, never sent
+            when j.cap_rank <= j.room then 'queued'
             else 'held'
         end as decision,
         case
@@ -139,26 +156,25 @@ decided as (
             when j.held_out then
                 'holdout: step ' || j.next_step || ' is due; the control group ('
                 || trim_scale(j.holdout_buckets / 100.0) || ' % of contacts) gets no message'
-            when j.cap_rank <= greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
-                                     - j.others_today)
-                then 'due: step ' || j.next_step
-            when coalesce(w.messages, 0) >= :per_week then
-                'cap: ' || w.messages || ' campaign messages in the run dates '
+            when j.cap_rank <= j.room and not j.in_holdout then 'due: step ' || j.next_step
+            when j.week_messages >= :per_week then
+                'cap: ' || j.week_messages || ' campaign messages in the run dates '
                 || (cast(:d as date) - (:per_week_days - 1)) || '..' || (cast(:d as date) - 1)
             when j.others_today > 0 then
                 'cap: ' || :per_run_date || ' campaign message per run date; one went out earlier '
                 || 'on this date'
             else 'cap: ' || :per_run_date || ' campaign message per run date; '
-                || j.first_campaign || ' goes first'
+                || case when j.in_holdout then j.would_first else j.first_campaign end
+                || ' goes first'
         end as reason
     from ranked j
-    left join week w using (contact_id)
 )
 
 select
     x.contact_id, x.campaign, x.step, x.channel, x.decision, x.reason,
     case
         when x.decision = 'held_out' then 'holdout'
+        when x.handed_variant is not null then x.handed_variant  -- as it was sent
         when x.decision = 'queued' then (
             select v ->> 0 from jsonb_array_elements(x.variants -> cast(x.step as text)) v
             where x.bucket >= cast(v ->> 1 as integer) and x.bucket < cast(v ->> 2 as integer)

@@ -3,7 +3,8 @@
 select campaign, channel, count(*)
 from journeyflow.outbox
 where run_date <= :d
-  and (status in ('queued', 'claimed', 'sending') or (channel = 'postal' and run_date = :d))
+  and (status in ('queued', 'claimed', 'sending')
+       or (channel = 'postal' and run_date = :d and status <> 'held_out'))
 group by 1, 2
 union all
 select campaign, 'postal', count(*)

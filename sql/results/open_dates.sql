@@ -1,11 +1,12 @@
--- The run dates up to D whose results are missing or still open: messages (or holdouts) of
--- those dates can still convert, or were only counted part of the way.
+-- The run dates whose results the run of D counts: every date whose attribution window is open
+-- at D's cut-off or closes with it (D - attribution_days .. D), and every date an earlier run
+-- left open (a replay of an older date).
 select distinct o.run_date
 from journeyflow.outbox o
-where o.run_date <= :d
+where o.run_date between cast(:d as date) - :days and :d
   and o.status = any(:members)
-  and not exists (
-      select 1 from journeyflow.campaign_results r
-      where r.run_date = o.run_date and not r.window_open
-  )
+union
+select run_date
+from journeyflow.campaign_results
+where window_open and run_date <= :d
 order by 1

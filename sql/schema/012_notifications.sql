@@ -7,3 +7,7 @@ create table if not exists journeyflow.notifications (
     went      text not null,                 -- where it went (a file, the SMTP server), no address
     primary key (kind, run_date)
 );
+
+-- The run dates whose results are still open (each night counts them again).
+create index if not exists campaign_results_open
+    on journeyflow.campaign_results (run_date) where window_open;

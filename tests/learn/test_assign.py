@@ -95,7 +95,7 @@ def test_held_out_counts_for_once_and_repeat_but_not_for_the_caps(db, world, smt
     """A contact in tripwire_offer's holdout and in upsell's audience... cannot be: phases are
     exclusive. So: birthday (first in the list) holds the contact out; its one message of the
     day is still free for the next campaign, and the birthday is done for the year."""
-    config(lambda raw: raw["campaigns"]["list"]["birthday"].update(holdout=0.5))
+    config(lambda raw: raw["campaigns"]["list"]["birthday"].update(holdout=0.5, days_before=0))
     camp = load_config().campaigns.get("birthday")
     ids = [f"HB{i}" for i in range(40)]
     held = [c for c in ids if assignment(camp, 1, c) == "holdout"][:3]
@@ -126,3 +126,31 @@ def test_held_out_counts_for_once_and_repeat_but_not_for_the_caps(db, world, smt
     again = {r["contact_id"]: r for r in decisions(db, next_year) if r["campaign"] == "birthday"}
     assert {again[c]["decision"] for c in held} == {"held"}
     assert all("repeat window: last sent " + str(D) in again[c]["reason"] for c in held)
+
+
+def test_the_holdout_is_held_out_only_where_the_caps_would_have_queued(db, world, config):
+    """A control contact whom the caps would have held is held like the others (and held out
+    on the date its step would go out), so both groups meet the caps alike."""
+    config(lambda raw: raw["campaigns"]["list"]["tripwire_offer"].update(holdout=0.5))
+    camp = load_config().campaigns.get("tripwire_offer")
+    ids = [f"TW{i}" for i in range(40)]
+    control = [c for c in ids if assignment(camp, 1, c) == "holdout"][:4]
+    treated = [c for c in ids if assignment(camp, 1, c) != "holdout"][:4]
+    for cid in control + treated:
+        world.subscriber(T - 20 * DAY, contact_id=cid)
+    for cid in control[:2] + treated[:2]:  # three messages in the week: the cap holds them
+        world.sent(cid, T - 2 * DAY, 3)
+    world.run(D)
+    campaigns.decide(D)
+    got = {r["contact_id"]: r for r in decisions(db, D)}
+    for cid in control[:2] + treated[:2]:
+        assert got[cid]["decision"] == "held"
+        assert got[cid]["reason"].startswith("cap: 3 campaign messages in the run dates")
+    assert {got[c]["decision"] for c in control[2:]} == {"held_out"}
+    assert {got[c]["decision"] for c in treated[2:]} == {"queued"}
+    later = D + timedelta(days=7)  # the week has passed: now the capped control contact is out
+    world.run(later)
+    campaigns.decide(later)
+    again = {r["contact_id"]: r["decision"] for r in decisions(db, later)}
+    assert {again[c] for c in control[:2]} == {"held_out"}
+    assert {again[c] for c in treated[:2]} == {"queued"}

@@ -35,8 +35,9 @@ def decisions_of(day):
         (date(2028, 2, 29), True, False),
     ],
 )
-def test_29_february_counts_on_28_february_in_other_years(db, world, day, born_on_29th,
+def test_29_february_counts_on_28_february_in_other_years(db, world, config, day, born_on_29th,
                                                          born_on_28th):  # fmt: skip
+    config(lambda raw: raw["campaigns"]["list"]["birthday"].update(days_before=0))
     leap = world.subscriber(T - 400 * DAY, birthday=date(1992, 2, 29))
     plain = world.subscriber(T - 400 * DAY, birthday=date(1990, 2, 28))
     world.subscriber(T - 400 * DAY, birthday=None)

@@ -31,7 +31,12 @@ def fill(run_date: date) -> StepResult:
         dates = [
             r[0]
             for r in conn.execute(
-                statement("results/open_dates"), {"d": run_date, "members": list(states.MEASURED)}
+                statement("results/open_dates"),
+                {
+                    "d": run_date,
+                    "days": cfg.campaigns.attribution_days,
+                    "members": list(states.MEASURED),
+                },  # fmt: skip
             )
         ]
         conn.execute(statement("results/forget"), {"dates": dates})
@@ -91,6 +96,8 @@ class Row:
             "compared_with": self.against,
             "uplift": None if self.uplift is None else round(self.uplift, 6),
             "uplift_ci95": None if self.low is None else [round(self.low, 6), round(self.high, 6)],
+            "uplift_low": None if self.low is None else round(self.low, 6),
+            "uplift_high": None if self.high is None else round(self.high, 6),
             "verdict": self.verdict,
         }  # fmt: skip
 

@@ -69,5 +69,5 @@ def verdict(x1: int, n1: int, x2: int, n2: int, against: str = "the holdout") ->
     if u.clear:
         return f"Converted worse than {against} by {points(u.difference)} points ({interval})."
     return (f"No difference shown yet: {points(u.difference)} points against {against}, but "
-            f"the interval ({interval}) includes zero; the groups are still too small to "
-            "tell.")  # fmt: skip
+            f"the interval ({interval}) includes zero: the groups are still too small to "
+            "tell a difference of this size.")  # fmt: skip

@@ -18,7 +18,9 @@ def _path():
 
 
 def pin(contacts: int, anchor: date, seed: int = 42) -> None:
-    """Pin the demo dataset (size, anchor date, seed) for this ``$JOURNEYFLOW_HOME``."""
+    """Pin the demo dataset (size, anchor date, seed) for this ``$JOURNEYFLOW_HOME``; the
+    simulated responses to an earlier dataset go with it."""
+    responses.path().unlink(missing_ok=True)
     _path().write_text(
         json.dumps({"contacts": contacts, "anchor": anchor.isoformat(), "seed": seed})
     )
