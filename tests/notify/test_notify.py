@@ -157,3 +157,13 @@ def test_the_repository_config_tells_people():
 
     raw = yaml.safe_load(REPOSITORY_CONFIG.read_text())
     assert raw["alerts"]["to"] and raw["summary"]["to"] and raw["summary"]["language"] == "de"
+
+
+def test_a_stopping_quality_gate_is_named_as_such():
+    alert = alerts.for_failed_run(
+        D, "quality_gate_failed failed: critical check contacts_email_syntax failed: 120 of 300 "
+        "rows bad (Data Docs: /x/data_docs/2026-11-20/index.html)"
+    )  # fmt: skip
+    assert alert.subject == f"journeyflow {D}: the quality gate stopped the night; no campaign ran"
+    assert alert.next_step.startswith("a critical data quality check failed")
+    assert "contacts_email_syntax" in alert.why
