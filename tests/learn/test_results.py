@@ -143,3 +143,38 @@ def test_results_cli_and_the_cockpit_page(db, world, capsys):
     page = client.get(f"/results?date={D + timedelta(days=7)}")
     assert page.status_code == 200 and "Converted better than variant a" in page.text
     assert "<svg" in page.text
+
+
+def test_the_win_back_response_by_months_since_the_last_order(db, world):
+    """Seed 002: "when is it no longer worth contacting someone again?"."""
+    from journeyflow.lifecycle.reports import read_report, report
+
+    def lapsed(months, bought, status="sent"):
+        cid = world.contact()
+        world.event(cid, "purchase", T - timedelta(days=30.44 * months + 3), amount=50)
+        put(db, cid, campaign="win_back", status=status,
+            variant="holdout" if status == "held_out" else "main")  # fmt: skip
+        if bought:
+            world.event(cid, "purchase", T + 2 * DAY, amount=25)
+
+    for months, bought in ((7, True), (7, True), (7, False), (13, True), (13, False),
+                           (13, False), (13, False)):  # fmt: skip
+        lapsed(months, bought)
+    lapsed(7, False, "held_out")
+    lapsed(7, True, "bounced")  # not reached: not counted
+    report(D + timedelta(days=6))  # the window is still open: nothing shown yet
+    assert read_report(D + timedelta(days=6))["winback"] == []
+    report(D + timedelta(days=7))
+    rows = {r["months_since_order"]: r for r in read_report(D + timedelta(days=7))["winback"]}
+    assert {m: (r["reached"], r["reached_converted"], r["holdout"], r["holdout_converted"])
+            for m, r in rows.items()} == {7: (3, 2, 1, 0), 13: (4, 1, 0, 0)}  # fmt: skip
+    assert float(rows[7]["revenue"]) == 50.0
+    from fastapi.testclient import TestClient
+
+    from journeyflow.cockpit.app import create_app
+    from journeyflow.cockpit.auth import Viewer, viewer
+
+    app = create_app()
+    app.dependency_overrides[viewer] = lambda: Viewer("ops", editor=False)
+    page = TestClient(app, root_path="/journeyflow").get(f"/reports?date={D + timedelta(days=7)}")
+    assert "Win-back response" in page.text and "7 months" in page.text  # the chart's bars
