@@ -159,7 +159,7 @@ def journeyflow_nightly():
         from journeyflow.email.transport import scrub
         from journeyflow.notify import alerts, morning
 
-        warnings = [w for s in done["steps"] for w in (s["details"] or {}).get("warnings") or []]
+        warnings = alerts.step_warnings(done["steps"])
         try:
             morning.send_summary(d)
         except Exception as exc:  # the night's work stands; a person hears of it

@@ -4,7 +4,8 @@ the time left.
 
 The code that does the work reports to ``progress.bar(...)`` and ``progress.step_done(...)``;
 what is shown depends on who listens. The CLI (``journeyflow run``, ``demo``) installs a
-``TerminalReporter``: rich progress bars on a terminal, plain periodic lines when the output is
+``TerminalReporter`` (on stderr, so that stdout stays what a command prints): rich progress bars
+on a terminal, plain periodic lines when the output is
 not one (CI, a log file). Elsewhere (Airflow workers) the default reporter writes the same plain
 lines to the task log at INFO, at most every ``LOG_EVERY`` seconds.
 """
@@ -89,9 +90,14 @@ class TerminalReporter(Reporter):
     anything else. Start and end of each step are one line each."""
 
     def __init__(self, stream: TextIO | None = None, every: float = 5.0) -> None:
-        self.stream = stream or sys.stdout
+        self.stream = stream if stream is not None else sys.stderr
         self.every = every
-        self.live = self.stream.isatty()
+        self.quiet = self.stream is None  # no stream at all (a daemon): nothing to show
+        try:
+            self.live = not self.quiet and self.stream.isatty()
+        except (OSError, ValueError):
+            self.live = False
+        self._print_lock = threading.Lock()
         self._progress: Any = None
         self._tasks: dict[int, Any] = {}
         self._lock = threading.Lock()
@@ -99,10 +105,19 @@ class TerminalReporter(Reporter):
         self._ticker: threading.Thread | None = None
 
     def _print(self, text: str) -> None:
-        if self._progress is not None:
-            self._progress.console.print(text, highlight=False, markup=False)
-        else:
-            print(text, file=self.stream, flush=True)
+        """One whole line, never interleaved with another thread's; a closed or broken stream
+        ends the output, never the work."""
+        if self.quiet:
+            return
+        with self._print_lock:
+            try:
+                if self._progress is not None:
+                    self._progress.console.print(text, highlight=False, markup=False)
+                else:
+                    self.stream.write(text + "\n")
+                    self.stream.flush()
+            except (OSError, ValueError):
+                self.quiet = True
 
     def step_started(self, name: str) -> None:
         self._print(f"  > {name}")
@@ -111,6 +126,8 @@ class TerminalReporter(Reporter):
         self._print(f"  ✓ {name}: {rows_in:,} in, {rows_out:,} out, {seconds:.1f} s")
 
     def bar_started(self, bar: Bar) -> None:
+        if self.quiet:
+            return
         if not self.live:  # a line every few seconds, also while nothing advances
             with self._lock:
                 self._open[id(bar)] = bar
@@ -141,6 +158,8 @@ class TerminalReporter(Reporter):
             )
 
     def advanced(self, bar: Bar) -> None:
+        if self.quiet:
+            return
         if self.live:
             task = self._tasks.get(id(bar))
             if task is not None:
@@ -148,9 +167,12 @@ class TerminalReporter(Reporter):
                 self._progress.update(task, completed=bar.done, total=bar.total,
                                       rate=f"{bar.rate:,.0f}/s{note}")  # fmt: skip
             return
-        now = time.monotonic()
-        if now - bar._last >= self.every:
-            bar._last = now
+        with bar._lock:  # one line per interval, also with several threads advancing
+            now = time.monotonic()
+            due = now - bar._last >= self.every and id(bar) in self._open
+            if due:
+                bar._last = now
+        if due:
             self._print(f"    {bar.line()}")
 
     def _tick(self) -> None:
@@ -166,7 +188,7 @@ class TerminalReporter(Reporter):
 
     def bar_done(self, bar: Bar) -> None:
         if not self.live:
-            with self._lock:
+            with self._lock, bar._lock:
                 self._open.pop(id(bar), None)
             return
         with self._lock:

@@ -37,7 +37,7 @@ ENTRIES = (
     Entry("any task failed \"another run is working\"", "*", r"another run|run lock|in progress",
           "a second run (the CLI, a manual run) held the run lock longer than "
           "`run.lock_wait_minutes`; nothing was changed. Clear the task when it ends."),
-    Entry("a task failed with a timeout", "*", r"timeout|timed out",
+    Entry("a task failed with a timeout", "*", r"AirflowTaskTimeout|Timeout, PID|execution_timeout",
           "it ran longer than `run.task_timeout_minutes` (or its `run.task_timeouts` entry). "
           "Every step is a transaction or idempotent: clear it."),
     Entry("extract_* failed with HTTP 401/403", "extract_*", r"\b40[13]\b",

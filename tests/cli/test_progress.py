@@ -77,3 +77,22 @@ def test_without_a_listener_the_progress_goes_to_the_task_log(caplog):
     finally:
         progress.install(before)
     assert "merge: started" in caplog.text and "render: 5 of 10 messages" in caplog.text
+
+
+def test_a_closed_or_broken_output_ends_the_output_never_the_work():
+    class Broken(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError
+
+    for stream in (Broken(), None):
+        reporter = progress.TerminalReporter(stream, every=0.0)
+        if stream is None:
+            reporter.stream, reporter.quiet = None, True
+        before = progress.install(reporter)
+        try:
+            progress.step_started("send.upsell")
+            with progress.bar("send.upsell", "messages", total=3) as bar:
+                bar.advance(3)
+            progress.step_done("send.upsell", 3, 3, 0.1)
+        finally:
+            progress.install(before).close()

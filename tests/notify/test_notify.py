@@ -48,7 +48,7 @@ def test_a_night_in_doubt_alerts_and_still_sends_its_summary(told, airflow_db, d
             "'in_doubt', '<upsell.1.1.x@lichtblick.example>')"))  # fmt: skip
     monkeypatch.setenv("JOURNEYFLOW_DEMO_CONTACTS", "300")
     assert cli.main(["run", "--date", str(D)]) == 3
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # progress goes to stderr: stdout stays the summary
     assert "  > extract_events" in out and "  ✓ extract_events: " in out  # live progress
     assert "  ✓ decide_campaigns: " in out
 
@@ -115,10 +115,13 @@ def test_a_failed_extract_alerts_with_the_triage_line(told, airflow_db, db, monk
     assert not mails(smtp, "summary")  # no summary after a failed night
 
 
-def test_an_alert_never_carries_an_address_and_a_dead_webhook_does_not_hide_it(
-    told, monkeypatch, caplog
-):
+def test_an_alert_never_carries_an_address_and_a_dead_webhook_does_not_hide_it(told, monkeypatch):
+    from journeyflow.notify import webhook
+
     smtp, hook = told
+    errors = []
+    monkeypatch.setattr(alerts.log, "error", lambda msg, *args: errors.append(msg % args))
+    monkeypatch.setattr(webhook.time, "sleep", lambda s: None)
     alert = alerts.for_failed_run(
         D, "decide_campaigns failed: sql/campaigns/vip.sql: no column 'anna.mueller@example.org'"
     )
@@ -128,7 +131,8 @@ def test_an_alert_never_carries_an_address_and_a_dead_webhook_does_not_hide_it(
         {"conn_type": "http", "host": "http://127.0.0.1:9/nowhere"}))  # fmt: skip
     went = alerts.send(alert)  # the email still goes; the webhook's failure is logged
     assert went == [went[0]] and "SMTP" in went[0]
-    assert "could not be posted to journeyflow_alerts" in caplog.text
+    (error,) = errors
+    assert "could not be posted to journeyflow_alerts" in error and "nowhere" not in error
     below = alerts.for_warnings(D, ["postal win_back 2026-11-20: 183 pieces, below the minimum "
                                     "of 200 for profile default"])  # fmt: skip
     assert below.next_step.startswith("the mailing went out with fewer pieces")
@@ -167,3 +171,41 @@ def test_a_stopping_quality_gate_is_named_as_such():
     assert alert.subject == f"journeyflow {D}: the quality gate stopped the night; no campaign ran"
     assert alert.next_step.startswith("a critical data quality check failed")
     assert "contacts_email_syntax" in alert.why
+
+
+def test_a_refusing_webhook_is_tried_again_and_never_named_by_its_url(httpserver, monkeypatch):
+    from journeyflow.notify import webhook
+
+    monkeypatch.setattr(webhook.time, "sleep", lambda s: None)  # the waits, not their length
+    path = "/services/T0/B0/SECRETTOKEN"
+    monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_ALERTS", json.dumps(
+        {"conn_type": "http", "host": httpserver.url_for(path)}))  # fmt: skip
+    httpserver.expect_ordered_request(path).respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "3"})  # fmt: skip
+    httpserver.expect_ordered_request(path).respond_with_data("ok")
+    assert webhook.post("hello") == "webhook journeyflow_alerts (200)"
+    httpserver.clear()
+    for _ in range(3):
+        httpserver.expect_ordered_request(path).respond_with_data("down", status=503)
+    with pytest.raises(webhook.WebhookError) as caught:
+        webhook.post("hello")
+    assert "HTTP 503" in str(caught.value) and "SECRET" not in str(caught.value)
+    assert len(httpserver.log) == 3
+
+
+def test_one_refused_recipient_does_not_keep_the_mail_from_the_others(told):
+    from journeyflow.notify import mail
+
+    smtp, _ = told
+    smtp.refuse["b@ops.example"] = [550]
+    went = mail.deliver("alert", D, ("a@ops.example", "b@ops.example", "c@ops.example"), "s", "t")
+    assert went.endswith("2 recipient(s)")
+    assert sorted(m["X-Envelope-To"] for m in smtp.messages) == ["a@ops.example", "c@ops.example"]
+
+
+def test_a_failed_night_alerts_even_when_the_warehouse_is_gone(told, monkeypatch):
+    monkeypatch.setattr("journeyflow.runlog.run_record", lambda d: 1 / 0)
+    smtp, _ = told
+    assert alerts.failed_run(D)
+    (alert,) = mails(smtp, "alert")
+    assert "the warehouse could not be read" in alert.get_content()

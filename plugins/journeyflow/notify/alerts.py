@@ -9,6 +9,7 @@ with addresses replaced (``journeyflow.email.transport.scrub``)."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -54,7 +55,7 @@ def for_failed_run(run_date: date, message: str | None) -> Alert:
         task, error = "needs_attention", f"{len(more)} thing(s) left in doubt, listed below"
     elif not error:
         task, error = "the run", message or "failed (no step recorded an error)"
-    error = scrub(error.strip().splitlines()[0] if error.strip() else error)[:600]
+    error = _values_out(scrub(error.strip().splitlines()[0] if error.strip() else error))[:600]
     if task == "quality_gate_failed":
         headline = "the quality gate stopped the night; no campaign ran"
     elif task == "needs_attention":
@@ -64,12 +65,39 @@ def for_failed_run(run_date: date, message: str | None) -> Alert:
     return Alert(run_date, headline, error, triage.next_step(task, error), more)
 
 
+def step_warnings(steps: list[dict]) -> list[str]:
+    """The warnings the steps of a run recorded (the postal export lists them; the quality
+    gate's ``warnings`` is a count, shown from its findings instead)."""
+    found = []
+    for step in steps:
+        listed = (step.get("details") or {}).get("warnings")
+        if isinstance(listed, list):
+            found += [str(w) for w in listed]
+    return found
+
+
+def _values_out(text: str) -> str:
+    """A database error quotes the value it choked on ("Müller"): never in an alert."""
+    return re.sub(r'"[^"]*"', '"<value>"', text)
+
+
+SUMMARY_NOT_SENT = (
+    "check `journeyflow_smtp` and `summary.to`; the summary of this date is not sent again "
+    "(`journeyflow preview summary --date D` shows it), the next good night sends its own."
+)
+
+
 def for_warnings(run_date: date, warnings: list[str]) -> Alert:
     """The alert of a night that worked but has warnings a person should look at."""
-    first = scrub(warnings[0])
-    task = "win_back.export_postal" if "below the minimum" in first else "the run"
-    return Alert(run_date, "the night worked, but needs a look", first,
-                 triage.next_step(task, first), [scrub(w) for w in warnings[1:]])  # fmt: skip
+    first = _values_out(scrub(warnings[0]))
+    if "morning summary could not be sent" in first:
+        step = SUMMARY_NOT_SENT
+    else:
+        postal = re.match(r"postal (\w+) ", first)
+        task = f"{postal.group(1)}.export_postal" if postal else "the run"
+        step = triage.next_step(task, first)
+    return Alert(run_date, "the night worked, but needs a look", first, step,
+                 [_values_out(scrub(w)) for w in warnings[1:]])  # fmt: skip
 
 
 def send(alert: Alert) -> list[str]:
@@ -103,5 +131,8 @@ def failed_run(run_date: date) -> list[str]:
     """Alert about the failed run of D (its record names the step and the error)."""
     from journeyflow.runlog import run_record
 
-    record = run_record(run_date) or {}
+    try:
+        record = run_record(run_date) or {}
+    except Exception as exc:  # the warehouse itself may be what failed: still tell people
+        record = {"message": f"the run failed: the warehouse could not be read ({exc})"}
     return send(for_failed_run(run_date, record.get("message")))

@@ -13,7 +13,13 @@ from pathlib import Path
 
 from journeyflow.config import home, load_config
 from journeyflow.connections import require
-from journeyflow.email.transport import SMTP_CONN_ID, SmtpTransport, sender_address
+from journeyflow.email.transport import (
+    SMTP_CONN_ID,
+    Refused,
+    SenderError,
+    SmtpTransport,
+    sender_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +54,25 @@ def deliver(kind: str, run_date: date, to: tuple[str, ...], subject: str, text: 
         return str(path)
     smtp = SmtpTransport(conn, load_config().campaigns.sender.timeout_seconds)
     sender = sender_address()
+    refused = []
     smtp.open()
     try:
-        for rcpt in to:
-            smtp.prepare(sender, rcpt)
-            smtp.data(body)
+        for i, rcpt in enumerate(to):
+            try:
+                smtp.prepare(sender, rcpt)
+                smtp.data(body)
+            except Refused as exc:  # one refused address does not keep it from the others
+                refused.append(f"recipient {i + 1}: {exc}")
+                if smtp.smtp is None:
+                    smtp.open()
     finally:
         smtp.close()
-    return f"{smtp.describe()}, {len(to)} recipient(s)"
+    if len(refused) == len(to):
+        raise SenderError(f"{kind} email refused for every recipient: {'; '.join(refused)}")
+    if refused:
+        log.error("%s email refused for %d of %d recipients: %s", kind, len(refused), len(to),
+                  "; ".join(refused))  # fmt: skip
+    return f"{smtp.describe()}, {len(to) - len(refused)} recipient(s)"
 
 
 def _free(path: Path) -> Path:

@@ -26,6 +26,7 @@ SENT = ("sent", "exported")
 def figures(run_date: date) -> dict[str, Any]:
     """What the summary shows for D (ids and counts only)."""
     from journeyflow.campaigns.decide import reason_kind
+    from journeyflow.notify.alerts import step_warnings
     from journeyflow.summary import summary
 
     s = summary(run_date, totals=False)
@@ -42,9 +43,7 @@ def figures(run_date: date) -> dict[str, Any]:
         for r in conn.execute(statement("notify/reasons"), {"d": run_date}).mappings():
             reasons[(r["decision"], _plain(reason_kind(r["reason"])))] += r["contacts"]
     warnings = [g for g in s["gate"] if g["verdict"] == "warning"]
-    for step in s["steps"]:
-        warnings += [{"check_name": step["step"], "text": w}
-                     for w in (step["details"] or {}).get("warnings") or []]  # fmt: skip
+    warnings += [{"check_name": "", "text": w} for w in step_warnings(s["steps"])]
     cfg = load_config().summary
     return {
         "run_date": run_date,
@@ -101,14 +100,20 @@ def send_summary(run_date: date) -> str | None:
     to = load_config().summary.to
     if not to:
         return None
+    key = {"kind": KIND, "d": run_date}
     with warehouse.transaction() as conn:
-        went = conn.execute(statement("notify/sent"), {"kind": KIND, "d": run_date}).scalar()
-    if went is not None:
-        log.info("the summary of %s went out already (%s)", run_date, went)
+        claimed = conn.execute(statement("notify/record"), key).first() is not None
+    if not claimed:
+        log.info("the summary of %s went out already", run_date)
         return None
-    subject, text, html = render(run_date)
-    went = mail.deliver(KIND, run_date, to, subject, text, html)
+    try:
+        subject, text, html = render(run_date)
+        went = mail.deliver(KIND, run_date, to, subject, text, html)
+    except BaseException:
+        with warehouse.transaction() as conn:
+            conn.execute(statement("notify/unclaim"), key)
+        raise
     with warehouse.transaction() as conn:
-        conn.execute(statement("notify/record"), {"kind": KIND, "d": run_date, "went": went})
+        conn.execute(statement("notify/sent"), {**key, "went": went})
     log.info("the summary of %s went to %d address(es): %s", run_date, len(to), went)
     return went

@@ -4,12 +4,15 @@ URL, password = an optional bearer token)."""
 
 from __future__ import annotations
 
+import time
+
 import requests
 
 from journeyflow.connections import get_connection
 
 WEBHOOK_CONN_ID = "journeyflow_alerts"
 TIMEOUT = 10.0
+TRIES = 3
 
 
 def url_of(conn) -> str:  # noqa: ANN001 (an Airflow Connection)
@@ -21,24 +24,33 @@ def url_of(conn) -> str:  # noqa: ANN001 (an Airflow Connection)
     return host
 
 
+class WebhookError(RuntimeError):
+    """The webhook refused or could not be reached; the message never holds its URL (a chat
+    webhook's URL is its secret)."""
+
+
 def post(text: str) -> str | None:
-    """Post ``text``; returns where it went, or None without the connection. Raises on a
-    refusal (the caller logs it: an alert that cannot be delivered must not hide the failure)."""
+    """Post ``text``; returns where it went, or None without the connection. Three tries, the
+    second after ``Retry-After`` (at most 30 s) or 2 s; raises ``WebhookError`` when it fails."""
     conn = get_connection(WEBHOOK_CONN_ID)
     if conn is None:
         return None
     headers = {"Authorization": f"Bearer {conn.password}"} if conn.password else {}
-    url = url_of(conn)
-    for attempt in range(3):
+    url, problem, wait = url_of(conn), "", 0.0
+    for attempt in range(TRIES):
+        time.sleep(wait)
+        wait = 2.0 * (attempt + 1)  # before the next try, unless the server names its own
         try:
             response = requests.post(url, json={"text": text}, headers=headers, timeout=TIMEOUT)
-        except requests.RequestException:
-            if attempt == 2:
-                raise
+        except requests.RequestException as exc:
+            problem = f"could not reach it ({type(exc).__name__})"
             continue
-        if response.status_code < 500 and response.status_code != 429:
-            response.raise_for_status()
+        if response.status_code < 300:
             return f"webhook {WEBHOOK_CONN_ID} ({response.status_code})"
-        if attempt == 2:
-            response.raise_for_status()
-    return None
+        problem = f"it answered HTTP {response.status_code}"
+        if response.status_code != 429 and response.status_code < 500:
+            break  # refused for good: a wrong URL or token
+        retry_after = response.headers.get("Retry-After", "")
+        if retry_after.isdigit():
+            wait = min(float(retry_after), 30.0)
+    raise WebhookError(f"connection {WEBHOOK_CONN_ID}: {problem}")
