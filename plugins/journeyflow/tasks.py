@@ -8,6 +8,7 @@ that does the work is imported inside the task that needs it.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -105,9 +106,28 @@ def on_run_failure(context: dict[str, Any]) -> None:
     except Exception:  # a callback must not hide the original failure
         log.exception("could not record the failed run")
     try:
+        d = d or run_date(context)
+    except Exception:
+        log.exception("could not tell the date of the failed run")
+        return
+    # The alert looks up connections, which may read Airflow's metadata database. This callback
+    # runs inside the scheduler's (or dag.test()'s) session on the same thread: a lookup there
+    # would commit or close that session under it. A thread of its own has a session of its own.
+    alerting = threading.Thread(target=_alert_failed_run, args=(d,), name="journeyflow-alert")
+    alerting.start()
+    alerting.join(ALERT_SECONDS)
+    if alerting.is_alive():
+        log.error("the alert of the failed run of %s took longer than %d s", d, ALERT_SECONDS)
+
+
+ALERT_SECONDS = 40  # within the dag-processor's callback budget
+
+
+def _alert_failed_run(d: date) -> None:
+    try:
         from journeyflow.notify import alerts
 
-        alerts.failed_run(d or run_date(context))
+        alerts.failed_run(d)
     except Exception:
         log.exception("could not send the alert of the failed run")
 
