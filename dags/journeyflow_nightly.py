@@ -16,8 +16,8 @@ window of every run date still open, for test and learn) → `summarize` → `ne
 although all else worked).
 When a critical check fails: `quality_gate` → `quality_gate_failed`, and nothing after it runs.
 
-Alerts: a failed night sends one alert (email to `alerts.to`, and the `journeyflow_alerts`
-webhook) naming the failed task, the error and the next step from the list below.
+Alerts: a task that fails for good sends an alert (email to `alerts.to`, and the
+`journeyflow_alerts` webhook) naming the task, the error and the next step from the list below.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from journeyflow import triage
 from journeyflow.tasks import (
+    alert_failed_run,
     apply_timeouts,
     campaign_groups,
     default_args,
@@ -178,7 +179,7 @@ def journeyflow_nightly():
         tell_people(d, done)
         return done
 
-    @task(retries=0, on_failure_callback=[])
+    @task(retries=0, on_failure_callback=[alert_failed_run])  # its lines are the run's message
     def needs_attention() -> None:
         from journeyflow import summary
 

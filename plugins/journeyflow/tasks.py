@@ -8,7 +8,6 @@ that does the work is imported inside the task that needs it.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -82,7 +81,8 @@ def apply_timeouts(dag: Any) -> Any:
 
 
 def on_task_failure(context: dict[str, Any]) -> None:
-    """A task failed for good: the run failed at that step, with its error (never raises)."""
+    """A task failed for good: the run failed at that step, with its error; then the alert
+    (never raises)."""
     try:
         from journeyflow.email.transport import scrub
         from journeyflow.runlog import fail_step
@@ -92,44 +92,30 @@ def on_task_failure(context: dict[str, Any]) -> None:
         fail_step(run_date(context), ti.task_id if ti else "a task", scrub(str(error)))
     except Exception:  # a callback must not hide the original failure
         log.exception("could not record the failed step")
+    alert_failed_run(context)
 
 
-def on_run_failure(context: dict[str, Any]) -> None:
-    """DAG failure callback: mark D failed in pipeline_runs, then alert the people in
-    ``alerts.to`` and the chat webhook (best effort, never raises)."""
-    d = None
-    try:
-        from journeyflow.runlog import fail_run
-
-        d = run_date(context)
-        fail_run(d, str(context.get("reason") or "run failed"))
-    except Exception:  # a callback must not hide the original failure
-        log.exception("could not record the failed run")
-    try:
-        d = d or run_date(context)
-    except Exception:
-        log.exception("could not tell the date of the failed run")
-        return
-    # The alert looks up connections, which may read Airflow's metadata database. This callback
-    # runs inside the scheduler's (or dag.test()'s) session on the same thread: a lookup there
-    # would commit or close that session under it. A thread of its own has a session of its own.
-    alerting = threading.Thread(target=_alert_failed_run, args=(d,), name="journeyflow-alert")
-    alerting.start()
-    alerting.join(ALERT_SECONDS)
-    if alerting.is_alive():
-        log.error("the alert of the failed run of %s took longer than %d s", d, ALERT_SECONDS)
-
-
-ALERT_SECONDS = 40  # within the dag-processor's callback budget
-
-
-def _alert_failed_run(d: date) -> None:
+def alert_failed_run(context: dict[str, Any]) -> None:
+    """Tell the people in ``alerts.to`` and the chat webhook that the night failed (never
+    raises). A task's failure callback, not the DAG's: it runs where the task ran and looks up
+    connections the way tasks do. The DAG's callback runs inside the scheduler's own
+    metadata session, which a connection lookup from there could disturb."""
     try:
         from journeyflow.notify import alerts
 
-        alerts.failed_run(d)
+        alerts.failed_run(run_date(context))
     except Exception:
         log.exception("could not send the alert of the failed run")
+
+
+def on_run_failure(context: dict[str, Any]) -> None:
+    """DAG failure callback: mark D failed in pipeline_runs (best effort, never raises)."""
+    try:
+        from journeyflow.runlog import fail_run
+
+        fail_run(run_date(context), str(context.get("reason") or "run failed"))
+    except Exception:  # a callback must not hide the original failure
+        log.exception("could not record the failed run")
 
 
 def send_campaign(campaign: str, shard: int) -> dict:

@@ -106,12 +106,14 @@ def test_a_failed_extract_alerts_with_the_triage_line(told, airflow_db, db, monk
     monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SOURCE", json.dumps(
         {"conn_type": "http", "host": source.url_for(""), "password": "expired"}))  # fmt: skip
     assert cli.main(["run", "--date", str(D)]) == 1
-    (alert,) = mails(smtp, "alert")
-    assert alert["Subject"].startswith(f"journeyflow {D}: the night failed at extract_")
-    body = alert.get_content()
-    assert (
-        "401" in body and "Next step: the bearer token (password of `journeyflow_source`)" in body
-    )
+    sent = mails(smtp, "alert")  # one per task that failed: both extracts
+    assert sorted(str(a["Subject"]) for a in sent) == [
+        f"journeyflow {D}: the night failed at extract_{s}" for s in ("contacts", "events")
+    ]
+    for alert in sent:
+        body = alert.get_content()
+        assert "401" in body
+        assert "Next step: the bearer token (password of `journeyflow_source`)" in body
     assert not mails(smtp, "summary")  # no summary after a failed night
 
 
