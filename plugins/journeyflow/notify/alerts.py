@@ -2,9 +2,9 @@
 webhook ``journeyflow_alerts``: what failed, why, and the next step (``journeyflow.triage``).
 
 Sent for a task that failed for good (its failure callback; a stopping quality gate and
-messages or mailings in doubt fail a task, so they are among them) and for a night that worked but needs a
-look (a mailing below the vendor minimum). Never personal data: the error's first line only,
-with addresses replaced (``journeyflow.email.transport.scrub``)."""
+messages or mailings in doubt fail a task, so they are among them) and for a night that worked
+but needs a look (a mailing below the vendor minimum). Never personal data: the error's first
+line only, with addresses replaced (``journeyflow.email.transport.scrub``)."""
 
 from __future__ import annotations
 
