@@ -14,6 +14,9 @@ from journeyflow.notify import alerts, morning
 from tests.conftest import REPOSITORY_CONFIG
 
 D = date(2026, 11, 20)
+NIGHT = date(2026, 9, 15)  # the nights run through dag.test(): a date no other test runs, since
+# dag.test() replaces an earlier run of the same date in the worker's Airflow metadata
+OTHER_NIGHT = date(2026, 9, 22)
 ALERTS, SUMMARY = "daten@lichtblick.example", "marketing@lichtblick.example"
 
 
@@ -44,25 +47,25 @@ def test_a_night_in_doubt_alerts_and_still_sends_its_summary(told, airflow_db, d
     with db.transaction() as conn:  # a message a sender had handed to SMTP when it died
         conn.execute(text(
             "insert into journeyflow.outbox (contact_id, campaign, step, occurrence, channel, "
-            "run_date, status, message_id) values ('X1', 'upsell', 1, 1, 'email', '2026-11-10', "
+            "run_date, status, message_id) values ('X1', 'upsell', 1, 1, 'email', '2026-09-05', "
             "'in_doubt', '<upsell.1.1.x@lichtblick.example>')"))  # fmt: skip
     monkeypatch.setenv("JOURNEYFLOW_DEMO_CONTACTS", "300")
-    assert cli.main(["run", "--date", str(D)]) == 3
+    assert cli.main(["run", "--date", str(NIGHT)]) == 3
     out = capsys.readouterr().err  # progress goes to stderr: stdout stays the summary
     assert "  > extract_events" in out and "  ✓ extract_events: " in out  # live progress
     assert "  ✓ decide_campaigns: " in out
 
     look, alert = mails(smtp, "alert")  # 300 contacts: a mailing below the minimum, then doubt
-    assert look["Subject"] == f"journeyflow {D}: the night worked, but needs a look"
+    assert look["Subject"] == f"journeyflow {NIGHT}: the night worked, but needs a look"
     assert "below the minimum" in look.get_content()
     assert alert["X-Envelope-To"] == ALERTS
     assert alert["Subject"] == (
-        f"journeyflow {D}: the night ran, but messages or mailings are in doubt"
+        f"journeyflow {NIGHT}: the night ran, but messages or mailings are in doubt"
     )
     body = alert.get_content()
-    assert "1 upsell message(s) of 2026-11-10 in doubt" in body
+    assert "1 upsell message(s) of 2026-09-05 in doubt" in body
     assert "Next step: a sender died between the server's acceptance and recording it" in body
-    assert f"https://airflow.shop.example/journeyflow/runs?date={D}" in body
+    assert f"https://airflow.shop.example/journeyflow/runs?date={NIGHT}" in body
     assert "Next step: the mailing went out with fewer pieces" in look.get_content()
     posts = [json.loads(r.get_data()) for r, _ in hook.log]
     crlf = [{"text": m.get_content().replace("\r\n", "\n")} for m in (look, alert)]
@@ -71,16 +74,16 @@ def test_a_night_in_doubt_alerts_and_still_sends_its_summary(told, airflow_db, d
 
     (summary,) = mails(smtp, "summary")  # the night ran through: its figures went out too
     assert summary["X-Envelope-To"] == SUMMARY
-    assert summary["Subject"].startswith("journeyflow, 20.11.2026: ")
+    assert summary["Subject"].startswith("journeyflow, 15.09.2026: ")
     text_part = summary.get_body(("plain",)).get_content()
     assert "braucht aber einen Blick" in text_part and "in doubt" in text_part
     with db.transaction() as conn:
         phases = dict(conn.execute(text(
             "select phase, contacts from journeyflow.v_phase_counts where run_date = :d"),
-            {"d": D}).all())  # fmt: skip
+            {"d": NIGHT}).all())  # fmt: skip
         emails = conn.execute(text(
             "select count(*) from journeyflow.send_log where run_date = :d and channel = 'email'"),
-            {"d": D}).scalar()  # fmt: skip
+            {"d": NIGHT}).scalar()  # fmt: skip
         people = conn.execute(text(
             "select email, last_name, street from journeyflow.contacts")).all()  # fmt: skip
     assert f"{emails} E-Mails versendet" in text_part
@@ -93,7 +96,7 @@ def test_a_night_in_doubt_alerts_and_still_sends_its_summary(told, airflow_db, d
     assert "Müller" not in everything
 
     # the summary goes out once per date: a second summarize sends nothing
-    assert morning.send_summary(D) is None and len(mails(smtp, "summary")) == 1
+    assert morning.send_summary(NIGHT) is None and len(mails(smtp, "summary")) == 1
 
 
 def test_a_failed_extract_alerts_with_the_triage_line(told, airflow_db, db, monkeypatch):
@@ -105,10 +108,11 @@ def test_a_failed_extract_alerts_with_the_triage_line(told, airflow_db, db, monk
     source.expect_request("/events").respond_with_json({"error": "bad token"}, status=401)
     monkeypatch.setenv("AIRFLOW_CONN_JOURNEYFLOW_SOURCE", json.dumps(
         {"conn_type": "http", "host": source.url_for(""), "password": "expired"}))  # fmt: skip
-    assert cli.main(["run", "--date", str(D)]) == 1
+    assert cli.main(["run", "--date", str(OTHER_NIGHT)]) == 1
     sent = mails(smtp, "alert")  # one per task that failed: both extracts
     assert sorted(str(a["Subject"]) for a in sent) == [
-        f"journeyflow {D}: the night failed at extract_{s}" for s in ("contacts", "events")
+        f"journeyflow {OTHER_NIGHT}: the night failed at extract_{s}"
+        for s in ("contacts", "events")
     ]
     for alert in sent:
         body = alert.get_content()
