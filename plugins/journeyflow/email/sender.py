@@ -103,10 +103,8 @@ def send(campaign: str, d: date, shard: int = 0, shards: int | None = None) -> S
             waiting = conn.execute(statement("outbox/waiting_of"),
                                    {"campaign": campaign, "d": d}).scalar_one()  # fmt: skip
         name = f"send.{campaign}" if shards == 1 else f"send.{campaign}[{shard}]"
-        bar_cm = progress.bar(name, "messages", total=waiting)
-        bar = bar_cm.__enter__()
 
-        def work(i: int) -> None:
+        def work(i: int, bar: progress.Bar) -> None:
             try:
                 _worker(
                     campaign, f"{me}|{worker}", d, cfg, transport(), pacer, stop, results[i],
@@ -116,16 +114,15 @@ def send(campaign: str, d: date, shard: int = 0, shards: int | None = None) -> S
                 errors.append(exc)
                 stop.set()
 
-        threads = [
-            threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(results))
-        ]
-        try:
+        with progress.bar(name, "messages", total=waiting) as bar:
+            threads = [
+                threading.Thread(target=work, args=(i, bar), daemon=True)
+                for i in range(len(results))
+            ]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-        finally:
-            bar_cm.__exit__(None, None, None)
         for r in results:
             result.add(r)
         if errors:

@@ -12,10 +12,8 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from journeyflow import warehouse
-from journeyflow.config import load_config, paths
+from journeyflow.config import load_config
 from journeyflow.sqlfile import statement
 
 log = logging.getLogger(__name__)
@@ -70,20 +68,15 @@ def _plain(kind: str) -> str:
 
 def render(run_date: date, language: str | None = None) -> tuple[str, str, str]:
     """(subject, text, HTML) of the summary of D."""
-    from journeyflow.email.render import Renderer, format_date, wordwrap
+    from journeyflow.email.render import Renderer, format_date
 
     lang = language or load_config().summary.language
-    env = Environment(
-        loader=FileSystemLoader(str(paths.TEMPLATES_DIR)),
-        autoescape=select_autoescape(["html.j2"]),
-        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )  # fmt: skip
-    env.filters["wordwrap"] = wordwrap
+    renderer = Renderer()  # the customer emails' environment: autoescape, StrictUndefined
+    env = renderer.env
     env.filters["n"] = lambda v: f"{v:,}".replace(",", "." if lang == "de" else ",")
     env.filters["signed"] = lambda v: ("+" if v > 0 else "") + env.filters["n"](v)
     ctx = {
-        **figures(run_date), "lang": lang, "brand": Renderer().brand(lang),
+        **figures(run_date), "lang": lang, "brand": renderer.brand(lang),
         "day": format_date(run_date, lang),
     }  # fmt: skip
     parts = [
