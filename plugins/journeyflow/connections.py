@@ -65,6 +65,13 @@ NEEDED = {
             '"password": "k1:<a long random secret>"}',
             "a key generated in $JOURNEYFLOW_HOME/unsubscribe.key and campaigns.unsubscribe_url",
         ),
+        Needed(
+            "journeyflow_erasure",
+            "the key of the hashes that stay of forgotten people (password; needed once someone "
+            "asks to be forgotten, then for good)",
+            '{"conn_type": "generic", "password": "<a long random secret>"}',
+            "a key generated in $JOURNEYFLOW_HOME/erasure.key",
+        ),
     )
 }
 

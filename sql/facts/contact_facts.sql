@@ -13,19 +13,51 @@ points as (
     from jsonb_each_text(cast(:score_points as jsonb))
 ),
 
+linked as (  -- anonymous visitors identified before T: their events count as the contact's own
+    select i.contact_id, i.anonymous_id
+    from journeyflow.identities i
+    where i.identified_at < :cutoff
+      and (cast(:only as text) is null or i.contact_id = :only)
+),
+
+linked_events as (  -- all of a linked visitor's events before T, earlier ones included
+    select
+        l.contact_id, a.event_id, a.type, a.occurred_at, a.amount, a.rating, a.channel, a.kind,
+        a.product
+    from linked l
+    join journeyflow.anonymous_events a using (anonymous_id)
+    where a.occurred_at < :cutoff
+),
+
 events as (
-    select *
+    select contact_id, event_id, type, occurred_at, amount, rating, channel, kind
     from journeyflow.events
     where occurred_at < :cutoff
       and (cast(:only as text) is null or contact_id = :only)
+    union all
+    select contact_id, event_id, type, occurred_at, amount, rating, channel, kind
+    from linked_events
+),
+
+purchases as (  -- the contact's and its linked visitors' purchases (the second part is small)
+    select contact_id, event_id, occurred_at, product
+    from journeyflow.events
+    where type = 'purchase' and occurred_at < :cutoff
+      and (cast(:only as text) is null or contact_id = :only)
+    union all
+    select contact_id, event_id, occurred_at, product
+    from linked_events
+    where type = 'purchase'
 ),
 
 first_purchase as (
     select distinct on (contact_id) contact_id, product
-    from journeyflow.events
-    where type = 'purchase' and occurred_at < :cutoff
-      and (cast(:only as text) is null or contact_id = :only)
+    from purchases
     order by contact_id, occurred_at, event_id
+),
+
+visitors as (
+    select contact_id, count(*) as anonymous_ids from linked group by contact_id
 ),
 
 behaviour as (
@@ -53,7 +85,8 @@ behaviour as (
             as email_unsubscribed_at,
         max(occurred_at) filter (where type = 'email_bounce' and kind = 'hard') as hard_bounce_at,
         bool_or(type = 'unsubscribe' and channel = 'postal') as postal_unsubscribed,
-        max(occurred_at) filter (where type = 'postal_return') as postal_returned_at
+        max(occurred_at) filter (where type = 'postal_return') as postal_returned_at,
+        min(occurred_at) as first_event_at
     from events
     cross join bounds w
     left join points p using (type)
@@ -71,9 +104,7 @@ sends as (  -- campaign emails of the run dates before D within the window (see 
 
 last_purchase as (
     select distinct on (contact_id) contact_id, product
-    from journeyflow.events
-    where type = 'purchase' and occurred_at < :cutoff
-      and (cast(:only as text) is null or contact_id = :only)
+    from purchases
     order by contact_id, occurred_at desc, event_id desc
 ),
 
@@ -93,6 +124,7 @@ contacts as (
     select
         c.*,
         case
+            when c.erased_at is not null then 'erased on request (GDPR Art. 17)'
             when c.email is null then 'no email address'
             when not coalesce(c.email_valid, false) then 'invalid email address'
             when c.consent_status is distinct from 'confirmed' then
@@ -156,12 +188,16 @@ final as (
         c.consent_confirmed_at,
         c.created_at,
         lp.product as last_product,
-        c.email_block
+        c.email_block,
+        -- first touch: the earliest event of the contact or a linked visitor, or its creation
+        least(b.first_event_at, c.created_at) as first_touch_at,
+        coalesce(v.anonymous_ids, 0) as anonymous_ids
     from contacts c
     left join behaviour b using (contact_id)
     left join first_purchase fp using (contact_id)
     left join last_purchase lp using (contact_id)
     left join sends s using (contact_id)
+    left join visitors v using (contact_id)
 )
 
 select * from final

@@ -1,7 +1,8 @@
 -- Staged events whose contact is neither in the warehouse nor in this batch go to quarantine.
 with orphans as (
     delete from journeyflow_staging.events e
-    where not exists (select from journeyflow.contacts c where c.contact_id = e.contact_id)
+    where e.contact_id is not null  -- an anonymous visitor's event is kept, not an orphan
+      and not exists (select from journeyflow.contacts c where c.contact_id = e.contact_id)
       and not exists (
           select from journeyflow_staging.contacts s where s.contact_id = e.contact_id
       )
@@ -11,10 +12,10 @@ with orphans as (
 as_json as (
     select
         event_id,
-        jsonb_build_object(
-            'id', event_id, 'contact_id', contact_id, 'type', type,
-            'occurred_at', occurred_at, 'properties', properties
-        ) as raw
+        jsonb_strip_nulls(jsonb_build_object(
+            'id', event_id, 'contact_id', contact_id, 'anonymous_id', anonymous_id, 'type', type,
+            'occurred_at', occurred_at
+        )) || jsonb_build_object('properties', properties) as raw
     from orphans
 ),
 

@@ -1,5 +1,5 @@
 -- The cohort report of D.
-select signup_month, contacts, buyers, median_days_to_first_order
+select first_touch_month, contacts, buyers, median_days_to_first_order
 from journeyflow.report_cohorts
 where run_date = :d
 order by 1

@@ -128,9 +128,11 @@ def test_a_crafted_night_shows_exactly_its_numbers(client, world, cast):
     funnel = c.get(f"/api/funnel?date={D}").json()
     # no order: welcome, tripwire, awareness; 1-2 orders: 7; 4 orders: testimonial
     assert [(s["stage"], s["people"]) for s in funnel["funnel"]] == [
-        ("known", 3), ("customer", 7), ("regular", 1)
+        ("flyby", 0), ("known", 3), ("customer", 7), ("regular", 1)
     ]  # fmt: skip
-    assert [s["to_next"] for s in funnel["funnel"]] == [round(8 / 11, 4), round(1 / 8, 4), None]
+    assert [s["to_next"] for s in funnel["funnel"]] == [
+        1.0, round(8 / 11, 4), round(1 / 8, 4), None
+    ]  # fmt: skip
     campaigns = c.get(f"/api/campaigns?date={D}").json()
     with warehouse.transaction() as conn:
         view = conn.exec_driver_sql(

@@ -54,7 +54,8 @@ def test_a_failed_run_names_its_step_and_error():
     summary = {
         "run_date": str(D), "steps": [], "quarantine": [], "gate": [], "phases": [],
         "campaigns": [], "attention": [],
-        "totals": {"contacts": 0, "events": 0, "quarantined": 0},
+        "totals": {"contacts": 0, "events": 0, "anonymous_events": 0, "linked_visitors": 0,
+                   "quarantined": 0},
         "run": {"status": "failed",
                 "message": "assign_phases failed: sql/phases/35_vip.sql: line 3: syntax error"},
     }  # fmt: skip

@@ -10,13 +10,13 @@ import argparse
 import sys
 import warnings
 
-from journeyflow.cli import campaigns, learn, lifecycle, pipeline, postal
+from journeyflow.cli import campaigns, identity, learn, lifecycle, pipeline, postal
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="journeyflow", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (pipeline, lifecycle, campaigns, learn, postal):
+    for group in (pipeline, lifecycle, campaigns, learn, postal, identity):
         group.register(sub)
     return parser
 

@@ -116,6 +116,8 @@ def format_summary(summary: dict[str, Any], state: str, seconds: float) -> str:
     lines += [
         "",
         f"  warehouse now: {totals['contacts']:,} contacts, {totals['events']:,} events, "
+        f"{totals['anonymous_events']:,} anonymous events "
+        f"({totals['linked_visitors']:,} visitors linked to contacts), "
         f"{totals['quarantined']:,} records in quarantine",
     ]
     return "\n".join(lines)

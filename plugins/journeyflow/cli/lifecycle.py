@@ -55,6 +55,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
         if values:
             print(f"  {'':>10}{'':<15}{values}")
     print(f"\nphase: {why['phase']} (first match wins)")
+    visitors = why["visitors"]
+    if visitors:
+        counted = [v for v in visitors if v["counted"]]
+        print(f"\nlinked anonymous ids: {len(visitors)} ({len(counted)} counted as of the "
+              f"cut-off, {sum(v['events'] for v in counted):,} events before it)")  # fmt: skip
+        for v in visitors:
+            when = "" if v["counted"] else "  (identified at or after the cut-off: a later run)"
+            print(
+                f"  {v['anonymous_id']:<24} identified {show(v['identified_at'])}  "
+                f"events {v['events']:>6,}  first seen {show(v['first_seen_at'])}{when}"
+            )
+    else:
+        print("\nlinked anonymous ids: none")
     decisions = campaigns.decisions_for(args.contact_id, args.date)
     if decisions:
         print(f"\ncampaign decisions of {decisions[0]['run_date']}")
@@ -78,12 +91,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     print("\ntransitions this run (from -> to)")
     for t in rep["transitions"]:
         print(f"  {t['from_phase']:>14} -> {t['to_phase']:<14}{t['contacts']:>10,}")
-    print("\nmedian days from first contact to first order, by signup month")
+    print("\nthe funnel (flyby: anonymous visitors of the last 30 days, never identified)")
+    for f in rep["funnel"]:
+        onward = f"  {100 * f['to_next']:5.1f}% reach the next stage" if f["to_next"] else ""
+        print(f"  {f['stage']:<9}{f['people']:>10,}{onward}")
+    print("\nmedian days from first touch to first order, by month of first touch")
+    print("  (first touch: the earliest event of the contact or of an anonymous visitor linked")
+    print("   to it by identify, or its creation when that came first)")
     for c in rep["cohorts"]:
         median = c["median_days_to_first_order"]
         shown = f"{median:8.1f}" if median is not None else "       -"
-        print(f"  {c['signup_month']:%Y-%m}  contacts {c['contacts']:>8,}  buyers {c['buyers']:>8,}"
-              f"  median days {shown}")  # fmt: skip
+        print(f"  {c['first_touch_month']:%Y-%m}  contacts {c['contacts']:>8,}"
+              f"  buyers {c['buyers']:>8,}  median days {shown}")  # fmt: skip
     print("\ncustomer lifetime value by acquisition product (first order)")
     for v in rep["clv"]:
         print(f"  {v['acquisition_product']:<28}{v['customers']:>8,} customers"

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from journeyflow import warehouse
 from journeyflow.config import load_config
+from journeyflow.lifecycle.reports import with_conversion
 from journeyflow.sqlfile import statement
 
 STAGES = ("flyby", "known", "customer", "regular")
@@ -61,15 +62,7 @@ def funnel(run_date: date) -> dict[str, Any]:
         phases = _rows(conn, "reports/phase_counts_with_change", **d)
         trend = _rows(conn, "cockpit/phase_trend", **d)
         transitions = _rows(conn, "reports/read_transitions", **d)
-        stages = _rows(conn, "cockpit/funnel", **d)
-    reached = 0
-    for stage in reversed(stages):  # people at this stage or further down the funnel
-        reached += stage["people"]
-        stage["reached"] = reached
-    for i, this in enumerate(stages):  # the share of this stage's people who went further
-        after = stages[i + 1]["reached"] if i + 1 < len(stages) else None
-        this["to_next"] = round(after / this["reached"], 4) if after is not None and this[
-            "reached"] else None  # fmt: skip
+        stages = with_conversion(_rows(conn, "cockpit/funnel", **d))
     return plain(
         {
             "run_date": run_date,
@@ -169,6 +162,7 @@ def contact(contact_id: str, run_date: date, editor: bool) -> dict[str, Any]:
             "phase": why["phase"],
             "facts": facts,
             "rules": why["rules"],
+            "visitors": why["visitors"],
             "history": history,
             "decisions": decisions,
             "messages": messages,

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from journeyflow import warehouse
+from journeyflow import erasure, warehouse
 from journeyflow.config import load_config
 from journeyflow.ingest.streams import STREAMS
 from journeyflow.quality.checks import EMAIL_REGEX
@@ -62,11 +62,29 @@ _EVENT_COLUMNS = STREAMS["events"].columns + (
 MERGE_EVENTS_SQL = f"""
 insert into journeyflow.events ({", ".join(_EVENT_COLUMNS)}, run_date)
 select {", ".join("s." + c for c in _EVENT_COLUMNS)}, :d from journeyflow_staging.events s
-where not exists (select from journeyflow.events e where e.event_id = s.event_id)
+where s.contact_id is not null
+  and not exists (select from journeyflow.events e where e.event_id = s.event_id)
 """
 MERGE_EVENTS_DEDUP_SQL = f"""
 insert into journeyflow.events ({", ".join(_EVENT_COLUMNS)}, run_date)
 select distinct on (event_id) {", ".join(_EVENT_COLUMNS)}, :d from journeyflow_staging.events
+where contact_id is not null
+order by event_id
+on conflict (event_id) do nothing
+"""
+# Anonymous visitors' events (no contact_id) go to their own table, the same way.
+_ANONYMOUS_COLUMNS = tuple(c for c in _EVENT_COLUMNS if c != "contact_id")
+MERGE_ANONYMOUS_SQL = f"""
+insert into journeyflow.anonymous_events ({", ".join(_ANONYMOUS_COLUMNS)}, run_date)
+select {", ".join("s." + c for c in _ANONYMOUS_COLUMNS)}, :d from journeyflow_staging.events s
+where s.contact_id is null
+  and not exists (select from journeyflow.anonymous_events a where a.event_id = s.event_id)
+"""
+MERGE_ANONYMOUS_DEDUP_SQL = f"""
+insert into journeyflow.anonymous_events ({", ".join(_ANONYMOUS_COLUMNS)}, run_date)
+select distinct on (event_id) {", ".join(_ANONYMOUS_COLUMNS)}, :d
+from journeyflow_staging.events
+where contact_id is null
 order by event_id
 on conflict (event_id) do nothing
 """
@@ -84,12 +102,26 @@ def merge(run_date: date) -> StepResult:
             {"d": run_date, "email_regex": EMAIL_REGEX, "latest": bounds["latest"]},
         ).rowcount
         events = _merge_events(conn, run_date)
+        anonymous = _merge_anonymous(conn, run_date)
+        links = conn.execute(statement("ingest/stitch"), {"d": run_date}).rowcount
         conn.execute(statement("ingest/advance_watermarks"), {"d": run_date, **bounds})
-        result.rows_out = contacts + events
-        result.details = {"contacts_changed": contacts, "events_new": events}
+        result.rows_out = contacts + events + anonymous
+        result.details = {
+            "contacts_changed": contacts, "events_new": events, "anonymous_events_new": anonymous,
+            "identities_new": links,
+        }  # fmt: skip
         result.seconds = time.perf_counter() - started
         record_step(conn, run_date, result)
-    log.info("merge: %d contacts inserted or changed, %d new events", contacts, events)
+    log.info(
+        "merge: %d contacts inserted or changed, %d new events, %d new anonymous events, "
+        "%d anonymous ids linked",
+        contacts, events, anonymous, links,
+    )  # fmt: skip
+    forgotten = erasure.requested(run_date)  # erasure_request events: forgotten within the run
+    if forgotten:
+        result.details["erased"] = forgotten
+        with warehouse.transaction() as conn:
+            record_step(conn, run_date, result)
     return result
 
 
@@ -126,3 +158,47 @@ def _merge_events(conn: Connection, run_date: date) -> int:
         savepoint.rollback()
         log.info("events: the batch repeats some event ids; merging with de-duplication")
         return conn.execute(text(MERGE_EVENTS_DEDUP_SQL), {"d": run_date}).rowcount
+
+
+def _merge_anonymous(conn: Connection, run_date: date) -> int:
+    empty = conn.execute(statement("ingest/anonymous_empty")).scalar()
+    if empty:  # first load: the key and the indexes once, after the rows
+        savepoint = conn.begin_nested()
+        try:
+            for ddl in _ANONYMOUS_INDEXES:
+                conn.exec_driver_sql(ddl[0])
+            inserted = conn.execute(text(MERGE_ANONYMOUS_SQL), {"d": run_date}).rowcount
+            for ddl in _ANONYMOUS_INDEXES:
+                conn.exec_driver_sql(ddl[1])
+            savepoint.commit()
+            return inserted
+        except IntegrityError:
+            savepoint.rollback()
+    savepoint = conn.begin_nested()
+    try:
+        inserted = conn.execute(text(MERGE_ANONYMOUS_SQL), {"d": run_date}).rowcount
+        savepoint.commit()
+        return inserted
+    except IntegrityError:
+        savepoint.rollback()
+        log.info("anonymous events: the batch repeats some event ids; merging with de-duplication")
+        return conn.execute(text(MERGE_ANONYMOUS_DEDUP_SQL), {"d": run_date}).rowcount
+
+
+# (drop, create) around the first bulk load of anonymous events; as in 013_identity_and_erasure
+_ANONYMOUS_INDEXES = (
+    (
+        "alter table journeyflow.anonymous_events drop constraint anonymous_events_pkey",
+        "alter table journeyflow.anonymous_events add primary key (event_id)",
+    ),
+    (
+        "drop index if exists journeyflow.anonymous_events_visitor",
+        "create index anonymous_events_visitor "
+        "on journeyflow.anonymous_events (anonymous_id, occurred_at)",
+    ),
+    (
+        "drop index if exists journeyflow.anonymous_events_time",
+        "create index anonymous_events_time "
+        "on journeyflow.anonymous_events (occurred_at, anonymous_id)",
+    ),
+)

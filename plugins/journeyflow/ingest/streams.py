@@ -164,7 +164,9 @@ def contact_struct_row(c: Any) -> tuple:
     )  # fmt: skip
 
 
-EVENT_COLUMNS = ("event_id", "contact_id", "type", "occurred_at", "properties")
+IDENTIFY = "identify"  # links an anonymous visitor to a contact
+ERASURE_REQUEST = "erasure_request"  # the person asked to be forgotten (GDPR Art. 17)
+EVENT_COLUMNS = ("event_id", "contact_id", "anonymous_id", "type", "occurred_at", "properties")
 # properties the rulebook reads, with the JSON type each must have; staging types them in SQL
 _STRING_PROPS = ("order_id", "currency", "product", "referred_contact_id", "channel", "kind")
 # unlike orjson, it writes integers of any size, and the lenient reader's Decimals as numbers
@@ -175,21 +177,18 @@ def event_row(rec: Any) -> tuple:
     if type(rec) is not dict:
         raise Malformed("record is not an object")
     rid = _id(rec)
-    try:
-        contact_id = _id(rec, "contact_id")
-    except Malformed as exc:
-        raise Malformed(exc.reason, rid) from None
     kind = rec.get("type")
     if type(kind) is not str or not kind:
         raise Malformed("type: missing or not a string", rid)
     problem = text_problem(kind, "type")
     if problem:
         raise Malformed(f"type: {problem}", rid)
+    contact_id, anonymous_id = _who(rec, rid, kind)
     occurred_at = _ts(rec, "occurred_at", rid)
     props = rec.get("properties")
     if not props:
         if props is None or type(props) is dict:
-            return (rid, contact_id, kind, occurred_at, "{}")
+            return (rid, contact_id, anonymous_id, kind, occurred_at, "{}")
         raise Malformed("properties: expected an object", rid)
     if type(props) is not dict:
         raise Malformed("properties: expected an object", rid)
@@ -216,14 +215,39 @@ def event_row(rec: Any) -> tuple:
     if len(stored) > values.PROPERTIES_LIMIT:
         reason = f"properties: longer than {values.PROPERTIES_LIMIT:,} bytes as JSON"
         raise Malformed(reason, rid)
-    return (rid, contact_id, kind, occurred_at, stored.decode())
+    return (rid, contact_id, anonymous_id, kind, occurred_at, stored.decode())
+
+
+def _who(rec: dict, rid: str, kind: str) -> tuple[str | None, str | None]:
+    """(contact_id, anonymous_id) of an event: at least one; ``identify`` needs both, an
+    ``erasure_request`` its contact."""
+    ids = []
+    for key in ("contact_id", "anonymous_id"):
+        if rec.get(key) is None:
+            ids.append(None)
+            continue
+        try:
+            ids.append(_id(rec, key))
+        except Malformed as exc:
+            raise Malformed(exc.reason, rid) from None
+    contact_id, anonymous_id = ids
+    if kind == IDENTIFY and (contact_id is None or anonymous_id is None):
+        raise Malformed("identify: needs both contact_id and anonymous_id", rid)
+    if kind == ERASURE_REQUEST and contact_id is None:
+        raise Malformed("erasure_request: missing contact_id", rid)
+    if contact_id is None and anonymous_id is None:
+        raise Malformed("missing contact_id (or anonymous_id for an anonymous visitor)", rid)
+    if kind != IDENTIFY and contact_id is not None:
+        anonymous_id = None  # a contact's own event; only identify links an anonymous id
+    return contact_id, anonymous_id
 
 
 class EventRecord(msgspec.Struct):
     id: Id
-    contact_id: Annotated[str, msgspec.Meta(max_length=LIMITS["contact_id"])]
     type: Annotated[str, msgspec.Meta(max_length=LIMITS["type"])]
     occurred_at: str
+    contact_id: Annotated[str, msgspec.Meta(max_length=LIMITS["contact_id"])] | None = None
+    anonymous_id: Annotated[str, msgspec.Meta(max_length=LIMITS["anonymous_id"])] | None = None
     properties: msgspec.Raw = msgspec.Raw(b"null")
 
 
@@ -239,12 +263,22 @@ _FAST_PROPERTIES = values.PROPERTIES_LIMIT // 8
 
 
 def event_struct_row(e: EventRecord) -> tuple:
-    if not e.id.strip() or not e.contact_id.strip() or not e.type:
+    contact_id, anonymous_id = e.contact_id, e.anonymous_id
+    if contact_id is not None:
+        if not contact_id.strip():
+            raise Unusual
+        if e.type != IDENTIFY:
+            anonymous_id = None
+        elif anonymous_id is None:
+            raise Unusual
+    elif anonymous_id is None or e.type == IDENTIFY or e.type == ERASURE_REQUEST:
+        raise Unusual
+    if not e.id.strip() or not e.type or (anonymous_id is not None and not anonymous_id.strip()):
         raise Unusual
     occurred_at = _iso_or_unusual(e.occurred_at)
     raw = bytes(e.properties)
     if raw == b"{}" or raw == b"null":
-        return (e.id, e.contact_id, e.type, occurred_at, "{}")
+        return (e.id, contact_id, anonymous_id, e.type, occurred_at, "{}")
     if len(raw) > _FAST_PROPERTIES:
         raise Unusual
     try:
@@ -255,7 +289,7 @@ def event_struct_row(e: EventRecord) -> tuple:
         props.rating is not None and not -32768 <= props.rating <= 32767
     ):
         raise Unusual
-    return (e.id, e.contact_id, e.type, occurred_at, raw.decode())
+    return (e.id, contact_id, anonymous_id, e.type, occurred_at, raw.decode())
 
 
 CONTACTS = Stream(

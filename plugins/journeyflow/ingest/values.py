@@ -17,7 +17,7 @@ import msgspec
 
 # Characters per field (code points); see README, "The source contract".
 LIMITS: dict[str, int] = {
-    "id": 200, "contact_id": 200, "email": 320,
+    "id": 200, "contact_id": 200, "anonymous_id": 200, "email": 320,
     "salutation": 50, "title": 50, "first_name": 200, "last_name": 200, "company": 200,
     "street": 200, "house_number": 50, "postal_code": 50, "city": 200, "country": 50,
     "language": 50,

@@ -16,7 +16,8 @@ from journeyflow.sqlfile import statement
 
 
 def explain(contact_id: str, run_date: date) -> dict[str, Any]:
-    """Facts as of T, each rule tested in order (with the values it reads), the resulting phase."""
+    """Facts as of T, each rule tested in order (with the values it reads), the resulting phase,
+    and the anonymous visitors linked to the contact (with their events before T)."""
     rules = load_phases()
     params = load_config().rule_params(run_date)
     with warehouse.transaction() as conn:
@@ -36,5 +37,12 @@ def explain(contact_id: str, run_date: date) -> dict[str, Any]:
             if hit and phase is None:
                 phase = rule.phase
         conn.exec_driver_sql("drop table facts")
+        visitors = [
+            dict(r)
+            for r in conn.execute(
+                statement("lifecycle/linked_visitors"),
+                {"contact_id": contact_id, "cutoff": params["cutoff"]},
+            ).mappings()
+        ]
     return {"contact_id": contact_id, "run_date": run_date, "cutoff": params["cutoff"],
-            "facts": facts, "rules": tested, "phase": phase}  # fmt: skip
+            "facts": facts, "rules": tested, "phase": phase, "visitors": visitors}  # fmt: skip

@@ -27,6 +27,7 @@ REPORTS = {
     "report_winback": "reports/winback",
 }
 WIN_BACK = "win_back"  # the campaign whose response curve report_winback shows
+FLYBY_DAYS = 30  # a flyby is an anonymous id seen in the last 30 days before T, not identified
 
 
 def report(run_date: date) -> StepResult:
@@ -35,7 +36,8 @@ def report(run_date: date) -> StepResult:
     started = time.perf_counter()
     cfg = load_config()
     params = {"d": run_date, "tz": cfg.timezone, "campaign": WIN_BACK,
-              "days": cfg.campaigns.attribution_days, "members": list(states.MEASURED)}  # fmt: skip
+              "days": cfg.campaigns.attribution_days, "members": list(states.MEASURED),
+              "cutoff": cfg.cutoff(run_date), "flyby_days": FLYBY_DAYS}  # fmt: skip
     with warehouse.transaction() as conn:
         for table, model in REPORTS.items():
             conn.execute(text(f"delete from journeyflow.{table} where run_date = :d"), params)
@@ -65,4 +67,20 @@ def read_report(run_date: date | None = None) -> dict[str, Any]:
             "clv": rows("reports/read_clv"),
             "engagement": rows("reports/read_engagement"),
             "winback": rows("reports/read_winback"),
+            "funnel": with_conversion(rows("cockpit/funnel")),
         }
+
+
+def with_conversion(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The funnel's stages (top first) with ``reached`` (people at this stage or further down)
+    and ``to_next`` (the share of those who went on to the next stage; None for the last)."""
+    reached = 0
+    for stage in reversed(stages):
+        reached += stage["people"]
+        stage["reached"] = reached
+    for i, this in enumerate(stages):
+        after = stages[i + 1]["reached"] if i + 1 < len(stages) else None
+        this["to_next"] = (
+            round(after / this["reached"], 4) if after is not None and this["reached"] else None
+        )
+    return stages

@@ -76,7 +76,7 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _csv_lines(rows: Iterable[Sequence[Any]], profile: VendorProfile) -> list[str]:
+def csv_lines(rows: Iterable[Sequence[Any]], profile: VendorProfile) -> list[str]:
     """One string per record. The writer ends records with CRLF so that a CR or LF inside a
     field is always quoted; a profile with LF endings gets that ending swapped per record."""
     lines = []
@@ -121,7 +121,7 @@ def render_csv(
         values = {**row, "action": row.get("action") or action}
         records.append([values.get(name) for name in profile.fields])
     ids = ["(header)"] + [str(row["contact_id"]) for row in ordered]
-    return _encode(_csv_lines(records, profile), ids, profile.encoding)
+    return _encode(csv_lines(records, profile), ids, profile.encoding)
 
 
 def render_rejects(rejects: Iterable[tuple[str, str]], profile: VendorProfile) -> bytes:
@@ -129,7 +129,7 @@ def render_rejects(rejects: Iterable[tuple[str, str]], profile: VendorProfile) -
     ordered = sorted((str(c), str(r)) for c, r in rejects)
     records = [list(REJECTS_HEADER)] + [list(r) for r in ordered]
     ids = ["(header)"] + [c for c, _ in ordered]
-    return _encode(_csv_lines(records, profile), ids, profile.encoding)
+    return _encode(csv_lines(records, profile), ids, profile.encoding)
 
 
 def canonical_json(data: Mapping[str, Any]) -> bytes:

@@ -19,6 +19,7 @@ POSTAL_CODE_DIGITS = {"DE": 5, "AT": 4, "CH": 4}
 EVENT_TYPES = (
     "page_view", "comment", "newsletter_signup", "email_open", "email_click", "purchase",
     "review", "referral", "payment_overdue", "unsubscribe", "email_bounce", "postal_return",
+    "identify", "erasure_request",
 )  # fmt: skip
 _ISO_CODES = """
     AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
@@ -148,12 +149,13 @@ def events_of_known_contacts(facts: RunFacts, mostly: float | None):
     return gxe.UnexpectedRowsExpectation(
         unexpected_rows_query=(
             "select b.event_id, b.contact_id from (select event_id, contact_id from {batch}) b "
-            "where not exists (select from journeyflow.contacts c "
+            "where b.contact_id is not null and not exists (select from journeyflow.contacts c "
             "where c.contact_id = b.contact_id) "
             "and not exists (select from journeyflow_staging.contacts s "
             "where s.contact_id = b.contact_id)"
         ),
-        description="every staged event belongs to a contact in the warehouse or in this batch",
+        description="every staged event belongs to a contact in the warehouse or in this batch "
+        "(or to an anonymous visitor)",
     )
 
 

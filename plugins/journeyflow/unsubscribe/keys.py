@@ -124,31 +124,35 @@ def load_keys() -> Keys:
         raise MissingConnection(CONN_ID)
     else:
         path = key_file()
-        keys = parse_keys(_read_or_create_key_file(path), f"key file {path}")
+        made = f"{LOCAL_KID}:{secrets.token_urlsafe(32)}\n"
+        keys = parse_keys(read_or_create_secret(path, made, WHAT), f"key file {path}")
     log.debug("unsubscribe keys from %s, kids %s", keys.source, ", ".join(keys.kids))
     return keys
 
 
-def _read_or_create_key_file(path: Path) -> str:
+WHAT = (
+    f"unsubscribe key: links signed with it verify only with this file; set connection "
+    f"{CONN_ID} or {ENV_VAR} for production"
+)
+
+
+def read_or_create_secret(path: Path, content: str, what: str) -> str:
+    """The text of a local secret file, created with ``content`` (mode 0600) on first use, also
+    when several processes ask at once; ``what`` says in the warning what it is and what to
+    set instead."""
     if not path.exists():
-        fd, tmp = tempfile.mkstemp(prefix=".unsubscribe-", dir=path.parent)  # mode 0600
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)  # mode 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(f"{LOCAL_KID}:{secrets.token_urlsafe(32)}\n")
+                fh.write(content)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.link(tmp, path)  # atomic, and never replaces a key another process just made
-            log.warning(
-                "created local demo unsubscribe key %s: links signed with it verify only with "
-                "this file; set connection %s or %s for production",
-                path,
-                CONN_ID,
-                ENV_VAR,
-            )
+            log.warning("created local demo %s (%s)", path, what)
         except FileExistsError:
             pass
         finally:
             os.unlink(tmp)
     if path.stat().st_mode & 0o077:
-        log.warning("unsubscribe key file %s is readable by others; chmod 600 it", path)
+        log.warning("key file %s is readable by others; chmod 600 it", path)
     return path.read_text(encoding="utf-8")

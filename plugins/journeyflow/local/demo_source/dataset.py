@@ -4,12 +4,19 @@ Every contact's whole timeline follows from (seed, index) alone, relative to an 
 pages can be produced in any order without holding the dataset in memory. Timelines reach 30 days
 past A; a clock hides what has not happened yet, so moving the clock forward reveals a delta.
 Personas are mixed so that, as of A, every lifecycle phase of the default rulebook has members.
+
+Most of a shop's traffic is anonymous: next to each contact index browse a few visitors known only
+by an ``anonymous_id`` (mostly flybys who never sign up). For some contacts one visitor browsed
+before signing up and an ``identify`` event links it to the contact; a few contacts identify a
+second device later, and a rare contact identifies a visitor that already belongs to someone else
+(which the pipeline quarantines). The visitors come from a random stream of their own, so the
+contacts and their events do not depend on them.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -48,6 +55,18 @@ PERSONAS = [
 _PERSONA_NAMES = [p for p, w in PERSONAS for _ in range(w)]
 FUTURE_DAYS = 30
 
+# flybys per contact index (2 on average), with 5.5 page views each on average
+_VISITORS = [1, 2, 2, 3, 3, 3, 4, 4, 5, 5]  # flybys next to a contact (3.2 on average)
+PAGES = ["/", "/produkte", "/produkte/stativ-pro", "/produkte/kameratasche",
+         "/produkte/objektiv-reinigungsset", "/kurse", "/kurse/einsteigerkurs-fotografie",
+         "/kurse/fotokurs-komplett", "/abo/fotomagazin", "/blog/licht-und-schatten",
+         "/blog/reisefotografie", "/warenkorb", "/kontakt"]  # fmt: skip
+IDENTIFIED_SHARE = 0.4  # contacts whose first visit, before signing up, is known
+SECOND_DEVICE_SHARE = 0.05  # of the identified: a second visitor identified later
+VISITOR_DAYS = 400  # flybys browse from this many days before A until FUTURE_DAYS after it
+RECENT_DAYS = 60  # most flybys come and go: their visits start in the last 60 days before A
+RECENT_SHARE = 0.8
+
 
 @dataclass
 class Timeline:
@@ -60,6 +79,8 @@ class Timeline:
     moved: float | None  # when the address changed (old address before)
     old_address: dict | None
     events: list  # (epoch, id, type, properties, contact_id)
+    # anonymous traffic: (epoch, id, type, properties, contact_id or None, anonymous_id)
+    visits: list = field(default_factory=list)
 
 
 def iso(epoch: float) -> str:
@@ -255,7 +276,64 @@ class DemoDataset:
         if i % 2503 == 1000:
             contact["created_at"] = "31.12.2023"  # a date in the wrong format
         events.extend(self.extra.get(cid, ()))
-        return Timeline(i, contact, created, confirmed, moved, old_address, events)
+        visits = self._visitors(i, cid, created)
+        return Timeline(i, contact, created, confirmed, moved, old_address, events, visits)
+
+    def _visitors(self, i: int, cid: str, created: float) -> list:
+        """The anonymous visitors next to contact index i and their page views; those of them
+        who signed up (or logged in) as contact i, with the ``identify`` linking them."""
+        rng = random.Random(self.seed * 1_000_003 + i + (1 << 40))  # not the contact's stream
+        rand, uniform = rng.random, rng.uniform
+        T = self.t_anchor
+        horizon = T + FUTURE_DAYS * DAY
+        prefix = f"{i + 1:07d}"
+        visits: list = []
+        n = 0
+
+        def browse(aid: str, t: float, count: int, step: int = 1) -> None:
+            """``count`` page views from t on (``step=-1``: the views leading up to t), in
+            visits of a few pages each."""
+            nonlocal n
+            for _ in range(count):
+                if t >= horizon:
+                    return
+                path = PAGES[int(rand() * len(PAGES))]
+                visits.append((t, f"V{prefix}-{n:03d}", "page_view", {"path": path}, None, aid))
+                n += 1
+                gap = 15 + rand() * 240
+                if rand() < 0.3:  # the next page is another visit, hours or days apart
+                    gap += (0.1 + rand() * 6) * DAY
+                t += step * gap
+
+        def identify(aid: str, t: float, key: str, method: str) -> None:
+            visits.append((t, f"I{prefix}-{key}", "identify", {"method": method}, cid, aid))
+
+        count = _VISITORS[int(rand() * len(_VISITORS))]
+        for k in range(1, count + 1):  # flybys: never identified
+            days = RECENT_DAYS if rand() < RECENT_SHARE else VISITOR_DAYS
+            start = T - uniform(-FUTURE_DAYS, days) * DAY
+            browse(f"A{prefix}-{k}", start, 1 + int(rand() * 8))
+        if rand() < IDENTIFIED_SHARE:  # browsed before signing up, identified at the signup
+            k = count + 1
+            aid = f"A{prefix}-{k}"
+            browse(aid, created - uniform(60, 1800), 1 + int(rand() * 5), step=-1)
+            identify(aid, created + uniform(0, 300), str(k), "signup")
+            if rand() < 0.5:  # logged out again, still browsing on this device
+                browse(aid, created + uniform(1, 60) * DAY, 1 + int(rand() * 2))
+            if rand() < SECOND_DEVICE_SHARE:  # a second device, identified at a login later
+                k += 1
+                aid = f"A{prefix}-{k}"
+                login = min(created + uniform(1, 300) * DAY, horizon - 3600)
+                browse(aid, login - uniform(600, 7200), 1 + int(rand() * 4), step=-1)
+                identify(aid, login, str(k), "login")
+        if i % 997 == 500:  # identifies a visitor who already belongs to another contact
+            for j in range(i - 1, max(i - 997, -1), -1):
+                theirs = [v for v in self.timeline(j).visits if v[2] == "identify"]
+                if theirs:
+                    t = max(theirs[0][0], created, T - 10 * DAY) + uniform(0.1, 5) * DAY
+                    identify(theirs[0][5], t, "x", "login")
+                    break
+        return visits
 
     # -- views as of a clock ----------------------------------------------------------------------
     def contact_as_of(self, tl: Timeline, clock: float) -> dict | None:
@@ -294,6 +372,13 @@ class DemoDataset:
                 stamp = ev[5] if len(ev) > 5 else iso(t)  # ev[5]: a deliberately broken stamp
                 out.append({"id": ev[1], "contact_id": ev[4], "type": ev[2],
                             "occurred_at": stamp, "properties": ev[3]})  # fmt: skip
+        for t, eid, kind, props, contact_id, anonymous_id in tl.visits:
+            if since <= t < clock:
+                rec = {"id": eid, "anonymous_id": anonymous_id, "type": kind,
+                       "occurred_at": iso(t), "properties": props}  # fmt: skip
+                if contact_id is not None:  # an identify: both ids
+                    rec = {"id": eid, "contact_id": contact_id, **rec}
+                out.append(rec)
         return out
 
 

@@ -1,0 +1,112 @@
+-- Forget one person (GDPR Art. 17), in one transaction: every row of theirs keeps its place in
+-- the counts under :pseudonym instead of the contact id, and loses every personal value. Free
+-- text that may quote them goes through journeyflow.scrub with their values: :personal in their
+-- own rows, :distinctive (the email address as stored and lower-cased) in everyone's.
+-- Statements run in order; journeyflow.erasure.forget runs the postal part before these.
+
+-- the anonymous ids linked to them get pseudonyms of their own
+create temp table erased_visitors on commit drop as
+select
+    anonymous_id as old,
+    cast(:pseudonym as text) || '.v' || row_number() over (order by identified_at, anonymous_id)
+        as new
+from journeyflow.identities
+where contact_id = :contact_id;
+
+update journeyflow.anonymous_events a
+set anonymous_id = v.new, properties = '{}', order_id = null
+from erased_visitors v
+where a.anonymous_id = v.old;
+
+update journeyflow.identities i
+set anonymous_id = v.new, contact_id = :pseudonym
+from erased_visitors v
+where i.anonymous_id = v.old;
+
+update journeyflow.events e
+set anonymous_id = v.new
+from erased_visitors v
+where e.anonymous_id = v.old;
+
+-- their events: kept for the counts (type, time, amount), without the properties as sent
+update journeyflow.events
+set contact_id = :pseudonym, properties = '{}', order_id = null
+where contact_id = :contact_id;
+
+update journeyflow.events
+set referred_contact_id = :pseudonym
+where type = 'referral' and referred_contact_id = :contact_id;
+
+update journeyflow.contacts
+set contact_id = :pseudonym, email = null, salutation = null, title = null, first_name = null,
+    last_name = null, company = null, street = null, house_number = null, postal_code = null,
+    city = null, country = null, language = null, birthday = null, consent_source = null,
+    consent_ip = null, consent_text = null, email_valid = false, erased_at = now()
+where contact_id = :contact_id;
+
+update journeyflow.contact_facts set contact_id = :pseudonym where contact_id = :contact_id;
+
+update journeyflow.phase_history set contact_id = :pseudonym where contact_id = :contact_id;
+
+update journeyflow.campaign_decisions
+set contact_id = :pseudonym, reason = journeyflow.scrub(reason, :personal)
+where contact_id = :contact_id;
+
+-- messages: nothing queued goes out any more; what was rendered or addressed is gone
+update journeyflow.outbox
+set contact_id = :pseudonym,
+    recipient = null,
+    message = null,
+    status = case when status = 'queued' then 'cancelled' else status end,
+    last_error = case
+        when status = 'queued' then :reason
+        else journeyflow.scrub(last_error, :personal)
+    end
+where contact_id = :contact_id;
+
+update journeyflow.suppressions
+set contact_id = :pseudonym,
+    address = case when address = '' then '' else 'erased:' || md5(random()::text) end,
+    detail = journeyflow.scrub(detail, :personal)
+where contact_id = :contact_id;
+
+update journeyflow.postal_rejects
+set contact_id = :pseudonym, reason = journeyflow.scrub(reason, :personal)
+where contact_id = :contact_id;
+
+-- tables of everyone: rows that name them by id or by email address
+update journeyflow.quarantine
+set record_id = case when record_id = :contact_id or stream = 'contacts' then :pseudonym
+                     else record_id end,
+    raw = jsonb_build_object('erased', cast(:pseudonym as text)),
+    raw_hash = md5(cast(:pseudonym as text) || ':' || quarantine_id)
+where record_id = :contact_id
+   or raw ->> 'contact_id' = :contact_id
+   or raw -> 'properties' ->> 'referred_contact_id' = :contact_id
+   or exists (
+       select from unnest(cast(:distinctive as text[])) p where position(p in raw::text) > 0
+   );
+
+update journeyflow.validation_results
+set observed_value = journeyflow.scrub(observed_value, :distinctive),
+    description = journeyflow.scrub(description, :distinctive)
+where exists (
+    select from unnest(cast(:distinctive as text[])) p
+    where position(p in coalesce(observed_value, '') || coalesce(description, '')) > 0
+);
+
+update journeyflow.pipeline_runs
+set message = journeyflow.scrub(message, :distinctive)
+where exists (select from unnest(cast(:distinctive as text[])) p where position(p in message) > 0);
+
+update journeyflow.pipeline_steps
+set details = cast(journeyflow.scrub(details::text, :distinctive) as jsonb)
+where exists (
+    select from unnest(cast(:distinctive as text[])) p where position(p in details::text) > 0
+);
+
+-- the batch of a run in progress
+delete from journeyflow_staging.contacts where contact_id = :contact_id;
+
+delete from journeyflow_staging.events
+where contact_id = :contact_id or anonymous_id in (select old from erased_visitors);

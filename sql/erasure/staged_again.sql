@@ -1,0 +1,75 @@
+-- People forgotten earlier whom the source sends again (the same contact id, or the same email
+-- under any id) are not stored again: their staged contact rows and events leave the batch, and
+-- one quarantine row per record says why without a personal value. Their events are found among
+-- the events of contacts the warehouse does not know (the forgotten one carries a pseudonym).
+with hashed as materialized (
+    select
+        contact_id,
+        journeyflow.keyed_hash('id:' || contact_id, :ikey, :okey) as id_hash,
+        case when nullif(btrim(email), '') is not null
+            then journeyflow.keyed_hash('email:' || lower(btrim(email)), :ikey, :okey)
+        end as email_hash
+    from journeyflow_staging.contacts
+),
+
+matched as (
+    select h.contact_id, min(e.pseudonym) as pseudonym
+    from (
+        select h.contact_id, e.erasure_id
+        from hashed h join journeyflow.erasures e using (id_hash)
+        union
+        select h.contact_id, e.erasure_id
+        from hashed h join journeyflow.erasures e using (email_hash)
+    ) h
+    join journeyflow.erasures e using (erasure_id)
+    group by h.contact_id
+),
+
+unknown as (  -- contact ids of staged events that neither the warehouse nor the batch knows
+    select distinct x.contact_id
+    from journeyflow_staging.events x
+    where x.contact_id is not null
+      and not exists (select from journeyflow.contacts c where c.contact_id = x.contact_id)
+      and not exists (
+          select from journeyflow_staging.contacts s where s.contact_id = x.contact_id
+      )
+),
+
+owners as (
+    select contact_id, pseudonym from matched
+    union
+    select u.contact_id, e.pseudonym
+    from unknown u
+    join journeyflow.erasures e
+        on e.id_hash = journeyflow.keyed_hash('id:' || u.contact_id, :ikey, :okey)
+),
+
+contacts_gone as (
+    delete from journeyflow_staging.contacts s
+    using matched m
+    where s.contact_id = m.contact_id
+    returning m.pseudonym
+),
+
+events_gone as (
+    delete from journeyflow_staging.events ev
+    using owners o
+    where ev.contact_id = o.contact_id
+    returning ev.event_id, o.pseudonym
+),
+
+kept as (
+    insert into journeyflow.quarantine (stream, record_id, reason, raw, raw_hash, first_run_date)
+    select stream, pseudonym, :reason, raw, md5(raw::text), :d
+    from (
+        select 'contacts' as stream, pseudonym, jsonb_build_object('erased', pseudonym) as raw
+        from contacts_gone
+        union all
+        select 'events', pseudonym, jsonb_build_object('erased', pseudonym, 'event', event_id)
+        from events_gone
+    ) x
+    on conflict (stream, raw_hash) do nothing
+    returning 1
+)
+
+select (select count(*) from contacts_gone) + (select count(*) from events_gone) as records
