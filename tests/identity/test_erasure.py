@@ -288,3 +288,44 @@ def test_the_keyed_hash_in_postgresql_is_hmac_sha256(db):
             {"v": "email:a@b.de", **long_key.sql_params()},
         ).scalar()
     assert hashed == long_key.hash_email(" A@B.de ")
+
+
+def test_an_undelivered_mailing_is_built_again_without_them(db, home):
+    from journeyflow.config import load_config
+    from journeyflow.postal.build import build
+
+    world = World(db)
+    q = customer(world, T - 700 * DAY, T - 400 * DAY, **Q)
+    customer(world, T - 700 * DAY, T - 400 * DAY, **R)
+    run_day(world, D)
+    postal = load_config().postal
+    build(D, "win_back", "scheduled__2026-11-20", postal.profile, postal.action_code("win_back"))
+    (done,) = erasure.forget([q], requested_by="test")
+    assert done.mailings_rebuilt == [f"win_back {D}"]
+    with db.transaction() as conn:
+        assert not conn.exec_driver_sql("select count(*) from journeyflow.postal_exports").scalar()
+        states = sorted(conn.exec_driver_sql(
+            "select status, last_error from journeyflow.outbox where channel = 'postal'"
+        ).all())  # fmt: skip
+    assert states == [("cancelled", erasure.REASON), ("queued", None)]
+    result = export_mailing(D, "win_back", "scheduled__2026-11-20")
+    assert result["rows"] == 1
+    files = files_under(home)
+    assert found_in(files, Q) == [] and any(R["street"].encode() in b for b in files.values())
+
+
+def test_another_erasure_key_is_refused_before_anything_changes(db, home, monkeypatch):
+    world = World(db)
+    first = world.contact(email="eins@example.org")
+    second = world.contact(email="zwei@example.org")
+    erasure.forget([first], requested_by="test")  # with the local key file
+    monkeypatch.setenv("JOURNEYFLOW_ERASURE_KEY", "another-secret-of-enough-length")
+    with pytest.raises(erasure.ErasureKeyError, match="restore that key"):
+        erasure.forget([second], requested_by="test")
+    with db.transaction() as conn:
+        assert conn.execute(
+            text("select email from journeyflow.contacts where contact_id = :c"), {"c": second}
+        ).scalar() == "zwei@example.org"
+    monkeypatch.setenv("JOURNEYFLOW_ERASURE_KEY", "short")
+    with pytest.raises(erasure.ErasureKeyError, match="at least 16 characters"):
+        erasure.forget([second], requested_by="test")

@@ -85,7 +85,7 @@ def test_event_row_keeps_properties_as_json():
     ("change", "reason"),
     [
         ({"id": None}, "missing id"),
-        ({"contact_id": None}, "missing contact_id"),
+        ({"contact_id": None}, "missing contact_id (or anonymous_id for an anonymous visitor)"),
         ({"type": None}, "type: missing"),
         ({"occurred_at": "2026-13-01T00:00:00Z"}, "occurred_at: unparseable timestamp"),
         ({"properties": [1]}, "properties: expected an object"),
@@ -147,6 +147,35 @@ def test_fast_and_careful_paths_stage_the_same_rows():
     assert checked > 2500
 
 
+VISITOR = {"id": "V1", "anonymous_id": "A1", "type": "page_view",
+           "occurred_at": "2026-11-20T12:00:00Z", "properties": {"path": "/"}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rec", "expected"),
+    [
+        (VISITOR, ("V1", None, "A1", "page_view")),
+        ({**VISITOR, "type": "identify", "contact_id": "C1"}, ("V1", "C1", "A1", "identify")),
+        ({**VISITOR, "contact_id": "C1"}, ("V1", "C1", None, "page_view")),  # the contact's own
+        ({**VISITOR, "anonymous_id": None}, "missing contact_id (or anonymous_id"),
+        ({**VISITOR, "type": "identify"}, "identify: needs both contact_id and anonymous_id"),
+        ({**VISITOR, "type": "erasure_request"}, "erasure_request: missing contact_id"),
+        ({**VISITOR, "anonymous_id": " "}, "anonymous_id: blank"),
+        ({**VISITOR, "anonymous_id": 7}, ("V1", None, "7", "page_view")),
+    ],
+)
+def test_anonymous_visitors_and_identify_take_both_paths_alike(rec, expected):
+    from journeyflow.ingest import EVENTS
+
+    careful, fast = both_paths(EVENTS, rec)
+    if isinstance(expected, str):
+        assert careful.startswith(expected)
+        assert fast is None or fast == careful
+    else:
+        assert careful[:4] == expected
+        assert fast is None or fast == careful
+
+
 # -- what a field may hold: size limits, characters, timestamps ------------------------------------
 
 
@@ -180,7 +209,7 @@ def limited_fields() -> list:
     params = []
     for field, limit in LIMITS.items():
         top = field.partition(".")[0]
-        if field in ("id", "contact_id", "type") or top == "properties":
+        if field in ("id", "contact_id", "anonymous_id", "type") or top == "properties":
             params.append(pytest.param(EVENTS, EVENT, field, limit, id=f"events.{field}"))
         if (top in CONTACT_COLUMNS and top != "contact_id") or top in ("email_consent", "id"):
             params.append(pytest.param(CONTACTS, CONTACT, field, limit, id=f"contacts.{field}"))

@@ -174,7 +174,8 @@ def _mailings(conn: Connection, contact_id: str, person: dict, result: Forgotten
 
 
 def requested(run_date: date) -> int:
-    """Forget every contact with an ``erasure_request`` event; returns how many."""
+    """Forget every contact with an ``erasure_request`` event in the staged batch (merged by
+    now); returns how many."""
     with warehouse.transaction() as conn:
         pending = conn.execute(statement("erasure/pending")).all()
     if not pending:
