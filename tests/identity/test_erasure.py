@@ -101,22 +101,35 @@ def night_with_p_and_q(db, home):
     pid = people["P"]
     world.event(pid, "newsletter_signup", T - 21 * DAY)
     with db.transaction() as conn:
-        conn.execute(text(
-            "update journeyflow.events set properties = cast(:p as jsonb) "
-            "where contact_id = :c and type = 'newsletter_signup'"
-        ), {"c": pid, "p": json.dumps({"form": {"email": P["email"], "name": "Zenobia"}})})
-        conn.execute(text(
-            "insert into journeyflow.anonymous_events (event_id, anonymous_id, type, occurred_at,"
-            " properties, run_date) values ('VZ1', 'AZ1', 'page_view', :t, cast(:p as jsonb), :d)"
-        ), {"t": T - 30 * DAY, "d": D, "p": json.dumps({"path": f"/?mail={P['email']}"})})
-        conn.execute(text(
-            "insert into journeyflow.identities (anonymous_id, contact_id, identified_at,"
-            " event_id, run_date) values ('AZ1', :c, :t, 'IZ1', :d)"
-        ), {"c": pid, "t": T - 25 * DAY, "d": D})
+        conn.execute(
+            text(
+                "update journeyflow.events set properties = cast(:p as jsonb) "
+                "where contact_id = :c and type = 'newsletter_signup'"
+            ),
+            {"c": pid, "p": json.dumps({"form": {"email": P["email"], "name": "Zenobia"}})},
+        )
+        conn.execute(
+            text(
+                "insert into journeyflow.anonymous_events (event_id, anonymous_id, type, occurred_at,"
+                " properties, run_date) values ('VZ1', 'AZ1', 'page_view', :t, cast(:p as jsonb), :d)"
+            ),
+            {"t": T - 30 * DAY, "d": D, "p": json.dumps({"path": f"/?mail={P['email']}"})},
+        )
+        conn.execute(
+            text(
+                "insert into journeyflow.identities (anonymous_id, contact_id, identified_at,"
+                " event_id, run_date) values ('AZ1', :c, :t, 'IZ1', :d)"
+            ),
+            {"c": pid, "t": T - 25 * DAY, "d": D},
+        )
         from journeyflow.ingest.quarantine import quarantine
 
-        quarantine(conn, "contacts", D, [(pid, "updated_at: unparseable timestamp",
-                                          {"id": pid, **P, "updated_at": "gestern"})])
+        quarantine(
+            conn,
+            "contacts",
+            D,
+            [(pid, "updated_at: unparseable timestamp", {"id": pid, **P, "updated_at": "gestern"})],
+        )
     run_day(world, D)
     lifecycle.report(D)
     export_mailing(D, "win_back", "scheduled__2026-11-20")
@@ -242,8 +255,7 @@ def test_an_erasure_request_from_the_source_forgets_within_the_run(db, home, sou
             "and step = 'merge'"
         ).scalar()
         customers = conn.exec_driver_sql(
-            f"select people from journeyflow.v_funnel where run_date = '{D}' "
-            "and stage = 'customer'"
+            f"select people from journeyflow.v_funnel where run_date = '{D}' and stage = 'customer'"
         ).scalar()
     assert rows[0] == ("C2", "c2@example.org", None, None, False)
     assert rows[1][0].startswith("erased-") and rows[1][1:] == (None, None, None, True)
@@ -323,9 +335,12 @@ def test_another_erasure_key_is_refused_before_anything_changes(db, home, monkey
     with pytest.raises(erasure.ErasureKeyError, match="restore that key"):
         erasure.forget([second], requested_by="test")
     with db.transaction() as conn:
-        assert conn.execute(
-            text("select email from journeyflow.contacts where contact_id = :c"), {"c": second}
-        ).scalar() == "zwei@example.org"
+        assert (
+            conn.execute(
+                text("select email from journeyflow.contacts where contact_id = :c"), {"c": second}
+            ).scalar()
+            == "zwei@example.org"
+        )
     monkeypatch.setenv("JOURNEYFLOW_ERASURE_KEY", "short")
     with pytest.raises(erasure.ErasureKeyError, match="at least 16 characters"):
         erasure.forget([second], requested_by="test")
