@@ -49,6 +49,7 @@ others_today as (  -- ... for campaigns that no longer have the contact as a can
 base as (
     select
         c.priority, c.campaign, c.contact_id, c.channel, c.excluded, f.email_ok, f.email_block,
+        coalesce(f.erased, false) as erased,
         m.anchored, m.repeat_days, m.delays, m.holdout_buckets, m.variants,
         ('x' || left(encode(sha256(convert_to(c.campaign || ':' || c.contact_id, 'UTF8')), 'hex'),
                      8))::bit(32)::bigint % 10000 as bucket,
@@ -74,6 +75,7 @@ judged as (
         case when b.next_step is not null
              then b.anchor_date + b.delays[b.next_step] end as due_date,
         case
+            when b.erased then 'erased on request (GDPR Art. 17)'
             when b.excluded is not null then b.excluded
             when b.channel is null then 'no channel reaches this contact'
             when b.channel = 'email' and not coalesce(b.email_ok, false)

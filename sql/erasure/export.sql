@@ -34,6 +34,16 @@ select jsonb_build_object(
         select jsonb_agg(to_jsonb(s) order by s.created_at)
         from journeyflow.suppressions s where s.contact_id = :contact_id
     ), '[]'),
+    'mailings', coalesce((
+        select jsonb_agg(
+            jsonb_build_object('campaign', p.campaign, 'run_date', p.run_date,
+                               'file', p.file_name, 'delivered_at', p.delivered_at)
+            order by p.run_date, p.campaign)
+        from journeyflow.postal_exports p
+        where p.pieces && array(
+            select outbox_id from journeyflow.outbox where contact_id = :contact_id
+        )
+    ), '[]'),
     'postal_rejects', coalesce((
         select jsonb_agg(to_jsonb(r) order by r.run_date, r.campaign)
         from journeyflow.postal_rejects r where r.contact_id = :contact_id

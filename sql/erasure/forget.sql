@@ -33,15 +33,13 @@ update journeyflow.events
 set contact_id = :pseudonym, properties = '{}', order_id = null
 where contact_id = :contact_id;
 
-update journeyflow.events
-set referred_contact_id = :pseudonym
-where type = 'referral' and referred_contact_id = :contact_id;
-
+-- the flags that depended on the values stay (email_valid; see contact_facts.erased), so that a
+-- replayed date puts them in the same phase; every campaign excludes them (decide.sql)
 update journeyflow.contacts
 set contact_id = :pseudonym, email = null, salutation = null, title = null, first_name = null,
     last_name = null, company = null, street = null, house_number = null, postal_code = null,
     city = null, country = null, language = null, birthday = null, consent_source = null,
-    consent_ip = null, consent_text = null, email_valid = false, erased_at = now()
+    consent_ip = null, consent_text = null, erased_at = now()
 where contact_id = :contact_id;
 
 update journeyflow.contact_facts set contact_id = :pseudonym where contact_id = :contact_id;
@@ -52,17 +50,28 @@ update journeyflow.campaign_decisions
 set contact_id = :pseudonym, reason = journeyflow.scrub(reason, :personal)
 where contact_id = :contact_id;
 
--- messages: nothing queued goes out any more; what was rendered or addressed is gone
+-- messages: nothing queued or claimed goes out any more (a sender skips a row it no longer holds
+-- as claimed; one already sending finishes); what was rendered or addressed is gone
 update journeyflow.outbox
 set contact_id = :pseudonym,
     recipient = null,
     message = null,
-    status = case when status = 'queued' then 'cancelled' else status end,
+    status = case when status in ('queued', 'claimed') then 'cancelled' else status end,
+    claimed_by = case when status in ('queued', 'claimed') then null else claimed_by end,
     last_error = case
-        when status = 'queued' then :reason
+        when status in ('queued', 'claimed') then :reason
         else journeyflow.scrub(last_error, :personal)
     end
 where contact_id = :contact_id;
+
+-- others' letters left out as the person's household name them by the pseudonym
+update journeyflow.outbox
+set last_error = 'household: same as ' || :pseudonym
+where last_error = 'household: same as ' || :contact_id;
+
+update journeyflow.postal_rejects
+set reason = 'household: same as ' || :pseudonym
+where reason = 'household: same as ' || :contact_id;
 
 update journeyflow.suppressions
 set contact_id = :pseudonym,
@@ -74,18 +83,25 @@ update journeyflow.postal_rejects
 set contact_id = :pseudonym, reason = journeyflow.scrub(reason, :personal)
 where contact_id = :contact_id;
 
--- tables of everyone: rows that name them by id or by email address
+-- tables of everyone: their own quarantined records keep only the pseudonym; others' records
+-- that quote their email address or a linked anonymous id lose those
 update journeyflow.quarantine
-set record_id = case when record_id = :contact_id or stream = 'contacts' then :pseudonym
-                     else record_id end,
+set record_id = case when record_id = :contact_id then :pseudonym else record_id end,
     raw = jsonb_build_object('erased', cast(:pseudonym as text)),
     raw_hash = md5(cast(:pseudonym as text) || ':' || quarantine_id)
 where record_id = :contact_id
-   or raw ->> 'contact_id' = :contact_id
-   or raw -> 'properties' ->> 'referred_contact_id' = :contact_id
-   or exists (
-       select from unnest(cast(:distinctive as text[])) p where position(p in raw::text) > 0
-   );
+   or raw ->> 'contact_id' = :contact_id;
+
+update journeyflow.quarantine q
+set raw = jsonb_set(q.raw, '{anonymous_id}', to_jsonb(v.new))
+from erased_visitors v
+where q.raw ->> 'anonymous_id' = v.old;
+
+update journeyflow.quarantine
+set raw = cast(journeyflow.scrub(raw::text, :distinctive) as jsonb)
+where exists (
+    select from unnest(cast(:distinctive as text[])) p where position(p in raw::text) > 0
+);
 
 update journeyflow.validation_results
 set observed_value = journeyflow.scrub(observed_value, :distinctive),

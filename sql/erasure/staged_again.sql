@@ -17,9 +17,10 @@ matched as (
     from (
         select h.contact_id, e.erasure_id
         from hashed h join journeyflow.erasures e using (id_hash)
-        union
+        union  -- the address under a new id (a contact the warehouse holds keeps its updates)
         select h.contact_id, e.erasure_id
         from hashed h join journeyflow.erasures e using (email_hash)
+        where not exists (select from journeyflow.contacts c where c.contact_id = h.contact_id)
     ) h
     join journeyflow.erasures e using (erasure_id)
     group by h.contact_id
@@ -58,6 +59,34 @@ events_gone as (
     returning ev.event_id, o.pseudonym
 ),
 
+quarantined as (  -- malformed records of theirs that the extract of this run quarantined
+    select q.quarantine_id, e.pseudonym
+    from journeyflow.quarantine q
+    join journeyflow.erasures e
+        on e.id_hash = journeyflow.keyed_hash(
+            'id:' || coalesce(q.raw ->> 'contact_id', q.record_id), :ikey, :okey)
+    where q.first_run_date = :d and (q.stream = 'contacts' or q.raw ? 'contact_id')
+      and coalesce(q.raw ->> 'contact_id', q.record_id) is not null
+    union
+    select q.quarantine_id, e.pseudonym
+    from journeyflow.quarantine q
+    join journeyflow.erasures e
+        on e.email_hash = journeyflow.keyed_hash(
+            'email:' || lower(btrim(q.raw ->> 'email')), :ikey, :okey)
+    where q.first_run_date = :d and q.stream = 'contacts'
+      and nullif(btrim(q.raw ->> 'email'), '') is not null
+),
+
+scrubbed as (
+    update journeyflow.quarantine q
+    set record_id = x.pseudonym, reason = :reason,
+        raw = jsonb_build_object('erased', x.pseudonym),
+        raw_hash = md5(x.pseudonym || ':' || q.quarantine_id)
+    from quarantined x
+    where q.quarantine_id = x.quarantine_id
+    returning 1
+),
+
 kept as (
     insert into journeyflow.quarantine (stream, record_id, reason, raw, raw_hash, first_run_date)
     select stream, pseudonym, :reason, raw, md5(raw::text), :d
@@ -72,4 +101,5 @@ kept as (
     returning 1
 )
 
-select (select count(*) from contacts_gone) + (select count(*) from events_gone) as records
+select (select count(*) from contacts_gone) + (select count(*) from events_gone)
+       + (select count(*) from scrubbed) as records

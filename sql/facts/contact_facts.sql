@@ -123,9 +123,8 @@ suppressed as (  -- unsubscribe link and hard bounces at sending: honoured by ev
 contacts as (
     select
         c.*,
-        case
-            when c.erased_at is not null then 'erased on request (GDPR Art. 17)'
-            when c.email is null then 'no email address'
+        case  -- a forgotten person's flags stay what they were (no campaign takes them)
+            when c.email is null and c.erased_at is null then 'no email address'
             when not coalesce(c.email_valid, false) then 'invalid email address'
             when c.consent_status is distinct from 'confirmed' then
                 'no email consent (' || coalesce(c.consent_status, 'none') || ')'
@@ -191,7 +190,8 @@ final as (
         c.email_block,
         -- first touch: the earliest event of the contact or a linked visitor, or its creation
         least(b.first_event_at, c.created_at) as first_touch_at,
-        coalesce(v.anonymous_ids, 0) as anonymous_ids
+        coalesce(v.anonymous_ids, 0) as anonymous_ids,
+        c.erased_at is not null as erased
     from contacts c
     left join behaviour b using (contact_id)
     left join first_purchase fp using (contact_id)

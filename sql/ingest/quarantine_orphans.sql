@@ -1,7 +1,9 @@
--- Staged events whose contact is neither in the warehouse nor in this batch go to quarantine.
+-- Staged events whose contact is neither in the warehouse nor in this batch go to quarantine
+-- (not an erasure request: whoever asks is forgotten, also before we know them).
 with orphans as (
     delete from journeyflow_staging.events e
     where e.contact_id is not null  -- an anonymous visitor's event is kept, not an orphan
+      and e.type <> 'erasure_request'  -- asked to be forgotten: done by the merge, known or not
       and not exists (select from journeyflow.contacts c where c.contact_id = e.contact_id)
       and not exists (
           select from journeyflow_staging.contacts s where s.contact_id = e.contact_id

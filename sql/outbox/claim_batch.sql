@@ -7,6 +7,7 @@ where outbox_id in (
     where campaign = :campaign
       and channel = 'email'
       and status = 'queued'
+      and message is not null  -- a forgotten person's message is gone (never sent)
       and run_date <= :d
       and (next_attempt_at is null or next_attempt_at <= now())
       and not exists (

@@ -44,7 +44,8 @@ create index if not exists identities_contact on journeyflow.identities (contact
 -- The earliest event of the contact or of any anonymous id linked to it, as of the run.
 alter table journeyflow.contact_facts
     add column if not exists first_touch_at timestamptz,
-    add column if not exists anonymous_ids integer not null default 0;
+    add column if not exists anonymous_ids integer not null default 0,
+    add column if not exists erased boolean not null default false;  -- forgotten on request
 
 -- Seed 002: days from first touch (not sign-up) to first order, by the month of first touch.
 alter table journeyflow.report_cohorts rename column signup_month to first_touch_month;

@@ -110,8 +110,9 @@ def night_with_p_and_q(db, home):
         )
         conn.execute(
             text(
-                "insert into journeyflow.anonymous_events (event_id, anonymous_id, type, occurred_at,"
-                " properties, run_date) values ('VZ1', 'AZ1', 'page_view', :t, cast(:p as jsonb), :d)"
+                "insert into journeyflow.anonymous_events (event_id, anonymous_id, type,"
+                " occurred_at, properties, run_date)"
+                " values ('VZ1', 'AZ1', 'page_view', :t, cast(:p as jsonb), :d)"
             ),
             {"t": T - 30 * DAY, "d": D, "p": json.dumps({"path": f"/?mail={P['email']}"})},
         )

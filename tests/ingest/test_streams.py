@@ -162,6 +162,8 @@ VISITOR = {"id": "V1", "anonymous_id": "A1", "type": "page_view",
         ({**VISITOR, "type": "erasure_request"}, "erasure_request: missing contact_id"),
         ({**VISITOR, "anonymous_id": " "}, "anonymous_id: blank"),
         ({**VISITOR, "anonymous_id": 7}, ("V1", None, "7", "page_view")),
+        ({**VISITOR, "contact_id": "C1", "anonymous_id": " "}, ("V1", "C1", None, "page_view")),
+        ({**VISITOR, "contact_id": "C1", "anonymous_id": ""}, ("V1", "C1", None, "page_view")),
     ],
 )
 def test_anonymous_visitors_and_identify_take_both_paths_alike(rec, expected):
@@ -209,8 +211,10 @@ def limited_fields() -> list:
     params = []
     for field, limit in LIMITS.items():
         top = field.partition(".")[0]
-        if field in ("id", "contact_id", "anonymous_id", "type") or top == "properties":
+        if field in ("id", "contact_id", "type") or top == "properties":
             params.append(pytest.param(EVENTS, EVENT, field, limit, id=f"events.{field}"))
+        if field == "anonymous_id":  # read where there is no contact_id
+            params.append(pytest.param(EVENTS, VISITOR, field, limit, id=f"events.{field}"))
         if (top in CONTACT_COLUMNS and top != "contact_id") or top in ("email_consent", "id"):
             params.append(pytest.param(CONTACTS, CONTACT, field, limit, id=f"contacts.{field}"))
     return params

@@ -15,10 +15,9 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
-from journeyflow.config import home
-from journeyflow.erasure.mailings import Match, person_matcher, scrub_set
+from journeyflow.config import home, load_config
+from journeyflow.erasure.mailings import Person, rejects_without, scrub_set
 from journeyflow.erasure.person import distinctive_values
 from journeyflow.postal.mailfile import write_atomic
 
@@ -29,16 +28,12 @@ SKIP_FILES = {"demo_source.json", "demo_responses.json", "erasure.key", "unsubsc
 ERASED = b"[erased]"
 
 
-def sweep(people: list[tuple[str, dict[str, Any]]], root: Path | None = None) -> dict[str, int]:
-    """Remove what names ``people`` ``[(contact_id, their values)]`` from the files under
-    ``root`` (``$JOURNEYFLOW_HOME``); returns counts per kind of change."""
+def sweep(people: list[Person], root: Path | None = None) -> dict[str, int]:
+    """Remove what names ``people`` from the files under ``root`` (``$JOURNEYFLOW_HOME``);
+    returns counts per kind of change."""
     root = root or home()
-    needles = [v.encode() for _, p in people for v in distinctive_values(p)]
-    matchers = [person_matcher(cid, p) for cid, p in people]
-
-    def anyone(cells: list[str]) -> bool:
-        return any(m(cells) for m in matchers)
-
+    needles = [v.encode() for p in people for v in distinctive_values(p.values)]
+    fields = load_config().postal.profile.fields
     counts = {"emails_deleted": 0, "mailing_sets_rewritten": 0, "files_rewritten": 0}
     for folder, dirs, names in os.walk(root):
         here = Path(folder)
@@ -47,13 +42,17 @@ def sweep(people: list[tuple[str, dict[str, Any]]], root: Path | None = None) ->
         manifests = [n for n in names if n.endswith(".manifest.json")]
         in_sets: set[str] = set()
         for manifest in manifests:
-            in_sets |= _mailing_set(here, manifest, names, anyone, counts)
+            in_sets |= _mailing_set(here, manifest, names, people, fields, counts)
         for name in names:
             if name in in_sets or name in SKIP_FILES or name.startswith("."):
                 continue
             path = here / name
             if name.endswith(".rejects.csv"):  # a rejects file without a mailing
-                _rejects_alone(path, anyone, counts)
+                data = path.read_bytes()
+                kept, removed, changed = rejects_without(data, {}, people)
+                if removed or changed:
+                    write_atomic(path, kept, mode=path.stat().st_mode & 0o777)
+                    counts["files_rewritten"] += 1
                 continue
             data = path.read_bytes()
             if not any(n in data for n in needles):
@@ -71,13 +70,18 @@ def sweep(people: list[tuple[str, dict[str, Any]]], root: Path | None = None) ->
 
 
 def _mailing_set(
-    folder: Path, manifest: str, names: list[str], match: Match, counts: dict[str, int]
+    folder: Path,
+    manifest: str,
+    names: list[str],
+    people: list[Person],
+    fields: list[str],
+    counts: dict[str, int],
 ) -> set[str]:
     stem = manifest.removesuffix(".manifest.json")
     members = [n for n in names if n.startswith(stem + ".") or n == stem + ".csv"]
     files = {n: (folder / n).read_bytes() for n in members}
     try:
-        scrubbed = scrub_set(files, manifest, match)
+        scrubbed = scrub_set(files, manifest, people, fields)
     except (ValueError, KeyError, UnicodeDecodeError) as exc:
         log.warning("erasure: %s is not a mailing set journeyflow wrote (%s)", folder, exc)
         return set()
@@ -90,13 +94,3 @@ def _mailing_set(
             write_atomic(folder / name, scrubbed[name], mode=modes[name])
         counts["mailing_sets_rewritten"] += 1
     return set(members)
-
-
-def _rejects_alone(path: Path, match: Match, counts: dict[str, int]) -> None:
-    from journeyflow.erasure.mailings import without
-
-    data = path.read_bytes()
-    kept, removed = without(data, {}, match)
-    if removed:
-        write_atomic(path, kept, mode=path.stat().st_mode & 0o777)
-        counts["files_rewritten"] += 1

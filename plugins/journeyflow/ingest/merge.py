@@ -72,19 +72,23 @@ where contact_id is not null
 order by event_id
 on conflict (event_id) do nothing
 """
-# Anonymous visitors' events (no contact_id) go to their own table, the same way.
+# Anonymous visitors' events (no contact_id) go to their own table, the same way. An event id is
+# one event: once the source sends it under a contact it is the contact's (reattributed.sql), and
+# an anonymous copy of an event the contacts' table holds is not stored.
 _ANONYMOUS_COLUMNS = tuple(c for c in _EVENT_COLUMNS if c != "contact_id")
 MERGE_ANONYMOUS_SQL = f"""
 insert into journeyflow.anonymous_events ({", ".join(_ANONYMOUS_COLUMNS)}, run_date)
 select {", ".join("s." + c for c in _ANONYMOUS_COLUMNS)}, :d from journeyflow_staging.events s
 where s.contact_id is null
   and not exists (select from journeyflow.anonymous_events a where a.event_id = s.event_id)
+  and not exists (select from journeyflow.events e where e.event_id = s.event_id)
 """
 MERGE_ANONYMOUS_DEDUP_SQL = f"""
 insert into journeyflow.anonymous_events ({", ".join(_ANONYMOUS_COLUMNS)}, run_date)
 select distinct on (event_id) {", ".join(_ANONYMOUS_COLUMNS)}, :d
-from journeyflow_staging.events
+from journeyflow_staging.events s
 where contact_id is null
+  and not exists (select from journeyflow.events e where e.event_id = s.event_id)
 order by event_id
 on conflict (event_id) do nothing
 """
@@ -101,6 +105,7 @@ def merge(run_date: date) -> StepResult:
             text(MERGE_CONTACTS_SQL),
             {"d": run_date, "email_regex": EMAIL_REGEX, "latest": bounds["latest"]},
         ).rowcount
+        conn.execute(statement("ingest/reattributed"))
         events = _merge_events(conn, run_date)
         anonymous = _merge_anonymous(conn, run_date)
         links = conn.execute(statement("ingest/stitch"), {"d": run_date}).rowcount

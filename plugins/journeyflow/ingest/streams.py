@@ -221,8 +221,11 @@ def event_row(rec: Any) -> tuple:
 def _who(rec: dict, rid: str, kind: str) -> tuple[str | None, str | None]:
     """(contact_id, anonymous_id) of an event: at least one; ``identify`` needs both, an
     ``erasure_request`` its contact."""
+    keys = ("contact_id", "anonymous_id")
+    if rec.get("contact_id") is not None and kind != IDENTIFY:
+        keys = ("contact_id",)  # a contact's own event: an anonymous_id beside it is ignored
     ids = []
-    for key in ("contact_id", "anonymous_id"):
+    for key in keys:
         if rec.get(key) is None:
             ids.append(None)
             continue
@@ -230,15 +233,13 @@ def _who(rec: dict, rid: str, kind: str) -> tuple[str | None, str | None]:
             ids.append(_id(rec, key))
         except Malformed as exc:
             raise Malformed(exc.reason, rid) from None
-    contact_id, anonymous_id = ids
+    contact_id, anonymous_id = (*ids, None) if len(ids) == 1 else ids
     if kind == IDENTIFY and (contact_id is None or anonymous_id is None):
         raise Malformed("identify: needs both contact_id and anonymous_id", rid)
     if kind == ERASURE_REQUEST and contact_id is None:
         raise Malformed("erasure_request: missing contact_id", rid)
     if contact_id is None and anonymous_id is None:
         raise Malformed("missing contact_id (or anonymous_id for an anonymous visitor)", rid)
-    if kind != IDENTIFY and contact_id is not None:
-        anonymous_id = None  # a contact's own event; only identify links an anonymous id
     return contact_id, anonymous_id
 
 

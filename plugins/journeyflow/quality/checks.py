@@ -148,8 +148,10 @@ def events_of_known_contacts(facts: RunFacts, mostly: float | None):
     gxe, _ = _gx()
     return gxe.UnexpectedRowsExpectation(
         unexpected_rows_query=(
-            "select b.event_id, b.contact_id from (select event_id, contact_id from {batch}) b "
-            "where b.contact_id is not null and not exists (select from journeyflow.contacts c "
+            "select b.event_id, b.contact_id "
+            "from (select event_id, contact_id, type from {batch}) b "
+            "where b.contact_id is not null and b.type <> 'erasure_request' "
+            "and not exists (select from journeyflow.contacts c "
             "where c.contact_id = b.contact_id) "
             "and not exists (select from journeyflow_staging.contacts s "
             "where s.contact_id = b.contact_id)"

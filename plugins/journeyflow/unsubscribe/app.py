@@ -31,7 +31,14 @@ MAX_BODY_BYTES = 8 * 1024
 
 
 def suppress(contact_id: str, campaign: str, reason: str = REASON, channel: str = "email") -> bool:
-    """Suppress every address of the contact on ``channel``; True when the row is new."""
+    """Suppress every address of the contact on ``channel``; True when the row is new. A
+    forgotten person is never mailed anyway: their old link records nothing (it would write the
+    contact id back)."""
+    from journeyflow.erasure import forgotten
+
+    if forgotten(contact_id):
+        log.info("suppression skipped: the contact of this link was forgotten on request")
+        return False
     with warehouse.transaction() as conn:
         new = conn.execute(
             statement("unsubscribe/suppress"),
