@@ -9,9 +9,14 @@ error that names it and says how to set it; nothing falls back on its own.
 
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MODE_ENV = "JOURNEYFLOW_MODE"
 MODES = ("production", "local")
@@ -133,3 +138,25 @@ def require(conn_id: str) -> Any | None:
 def missing(conn_ids: list[str]) -> list[str]:
     """The connections of ``conn_ids`` that are not defined (all of them count in any mode)."""
     return [conn_id for conn_id in conn_ids if get_connection(conn_id) is None]
+
+
+def local_secret(path: Path, content: str, what: str) -> str:
+    """The text of a local secret file, created with ``content`` (mode 0600) on first use, also
+    when several processes ask at once; ``what`` says in the warning what it is and what to
+    set instead."""
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(content)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, path)  # atomic, and never replaces a key another process just made
+            log.warning("created local demo %s (%s)", path, what)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    if path.stat().st_mode & 0o077:
+        log.warning("key file %s is readable by others; chmod 600 it", path)
+    return path.read_text(encoding="utf-8")

@@ -1,5 +1,5 @@
 -- People forgotten earlier whom the source sends again (the same contact id, or the same email
--- under any id) are not stored again: their staged contact rows and events leave the batch, and
+-- under an id the warehouse does not hold) are not stored again: their staged contact rows and events leave the batch, and
 -- one quarantine row per record says why without a personal value. Their events are found among
 -- the events of contacts the warehouse does not know (the forgotten one carries a pseudonym).
 with hashed as materialized (
@@ -13,17 +13,16 @@ with hashed as materialized (
 ),
 
 matched as (
-    select h.contact_id, min(e.pseudonym) as pseudonym
+    select contact_id, min(pseudonym) as pseudonym
     from (
-        select h.contact_id, e.erasure_id
+        select h.contact_id, e.pseudonym
         from hashed h join journeyflow.erasures e using (id_hash)
-        union  -- the address under a new id (a contact the warehouse holds keeps its updates)
-        select h.contact_id, e.erasure_id
+        union all  -- the address under a new id (a contact the warehouse holds keeps its updates)
+        select h.contact_id, e.pseudonym
         from hashed h join journeyflow.erasures e using (email_hash)
         where not exists (select from journeyflow.contacts c where c.contact_id = h.contact_id)
-    ) h
-    join journeyflow.erasures e using (erasure_id)
-    group by h.contact_id
+    ) m
+    group by contact_id
 ),
 
 unknown as (  -- contact ids of staged events that neither the warehouse nor the batch knows

@@ -25,6 +25,16 @@ def source(httpserver, monkeypatch):
     return serve
 
 
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A $JOURNEYFLOW_HOME of this test's own (the warehouse stays the session's)."""
+    folder = tmp_path / "home"
+    folder.mkdir()
+    monkeypatch.setenv("JOURNEYFLOW_HOME", str(folder))
+    monkeypatch.delenv("AIRFLOW_CONN_JOURNEYFLOW_POSTAL_DROP", raising=False)
+    return folder
+
+
 def night(day, *, gate: bool = True) -> None:
     """Extract, load, (the gate,) merge, score and report of one run date."""
     from journeyflow import ingest, lifecycle

@@ -79,16 +79,6 @@ def counts(db) -> dict:
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    """A $JOURNEYFLOW_HOME of this test's own (the warehouse stays the session's)."""
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("JOURNEYFLOW_HOME", str(folder))
-    monkeypatch.delenv("AIRFLOW_CONN_JOURNEYFLOW_POSTAL_DROP", raising=False)
-    return folder
-
-
-@pytest.fixture
 def night_with_p_and_q(db, home):
     """D: P gets a tripwire email, Q and R a win-back letter (delivered to the local drop)."""
     world = World(db)

@@ -19,15 +19,6 @@ from tests.world import DAY, D, T, World, customer
 EMAIL = "zenobia.quastenbrecht@example.org"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("JOURNEYFLOW_HOME", str(folder))
-    monkeypatch.delenv("AIRFLOW_CONN_JOURNEYFLOW_POSTAL_DROP", raising=False)
-    return folder
-
-
 def grep(blob: bytes, needle: str) -> list[str]:
     out, start, n = [], 0, needle.encode()
     while (i := blob.find(n, start)) >= 0:
@@ -75,24 +66,9 @@ def test_a_household_member_stays_in_the_delivered_mailing(db, warehouse_url, ho
         city="Berlin",
         email_valid=False,
     )
-    customer(
-        world,
-        T - 700 * DAY,
-        T - 400 * DAY,
-        contact_id="HA1",
-        first_name="Ottokar",
-        email="ottokar at x",
-        **family,
-    )
-    customer(
-        world,
-        T - 700 * DAY,
-        T - 400 * DAY,
-        contact_id="HA2",
-        first_name="Hedwig",
-        email="hedwig at x",
-        **family,
-    )
+    for cid, first in (("HA1", "Ottokar"), ("HA2", "Hedwig")):
+        customer(world, T - 700 * DAY, T - 400 * DAY, contact_id=cid, first_name=first,
+                 email=f"{first.lower()} at x", **family)  # fmt: skip
     run_day(world, D)
     export_mailing(D, "win_back", "scheduled__2026-11-20")
     with db.transaction() as conn:

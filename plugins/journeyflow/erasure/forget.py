@@ -29,6 +29,7 @@ from journeyflow.config import load_config
 from journeyflow.erasure.keys import ErasureKey, ErasureKeyError, load_key
 from journeyflow.erasure.mailings import Person, scrub_set
 from journeyflow.erasure.person import distinctive_values, personal_values
+from journeyflow.postal.build import take_apart
 from journeyflow.postal.mailfile import mailing_names
 from journeyflow.sqlfile import read, statement
 
@@ -97,10 +98,14 @@ def _forget_all(
     return done
 
 
-def checked_key() -> ErasureKey:
-    """The erasure key, checked against the key the stored hashes were made with."""
+def checked_key(conn: Connection | None = None) -> ErasureKey:
+    """The erasure key, checked against the key the stored hashes were made with (read on
+    ``conn`` when given, else in a transaction of its own)."""
     key = load_key()
-    with warehouse.transaction() as conn:
+    if conn is None:
+        with warehouse.transaction() as own:
+            stored = {k for (k,) in own.execute(statement("erasure/key_ids"))}
+    else:
         stored = {k for (k,) in conn.execute(statement("erasure/key_ids"))}
     if stored and stored != {key.key_id}:
         raise ErasureKeyError(
@@ -194,13 +199,7 @@ def _mailings(conn: Connection, person: Person, result: Forgotten) -> None:
         key = {"run_date": m["run_date"], "campaign": m["campaign"]}
         name = f"{m['campaign']} {m['run_date']}"
         if not m["delivered"]:
-            requeued = conn.execute(
-                statement("postal/requeue_pieces"),
-                {"pieces": list(m["pieces"] or []), "households": list(m["households"] or [])},
-            ).all()
-            contacts = [c for (c,) in requeued] + [person.contact_id]
-            conn.execute(statement("postal/forget_rejects"), {**key, "contacts": contacts})
-            conn.execute(statement("postal/forget_build"), key)
+            take_apart(conn, m, also=[person.contact_id])
             result.mailings_rebuilt.append(name)
             continue
         stored = conn.execute(statement("erasure/mailing_files"), key).mappings().first()
@@ -232,7 +231,7 @@ def forgotten(contact_id: str) -> bool:
     with warehouse.transaction() as conn:
         if not conn.execute(statement("erasure/key_ids")).first():
             return False
-        key = checked_key()
+        key = checked_key(conn)
         return (
             conn.execute(
                 statement("erasure/already"), {"contact_id": contact_id, **key.sql_params()}
@@ -262,7 +261,7 @@ def exclude_staged(conn: Connection, run_date: date) -> int:
     row per record says why, without personal values."""
     if not conn.execute(statement("erasure/key_ids")).first():
         return 0  # nobody was ever forgotten: nothing to hash
-    key = checked_key()
+    key = checked_key(conn)
     return conn.execute(
         statement("erasure/staged_again"), {"d": run_date, "reason": AGAIN, **key.sql_params()}
     ).scalar_one()

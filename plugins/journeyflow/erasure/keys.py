@@ -65,8 +65,7 @@ class ErasureKey:
 def load_key() -> ErasureKey:
     """The erasure key from connection ``journeyflow_erasure``, the env var or (local mode) the
     local key file; otherwise ``MissingConnection``."""
-    from journeyflow.connections import MissingConnection, get_connection, local_mode
-    from journeyflow.unsubscribe.keys import read_or_create_secret
+    from journeyflow.connections import MissingConnection, get_connection, local_mode, local_secret
 
     conn = get_connection(CONN_ID)
     if conn is not None:
@@ -79,7 +78,7 @@ def load_key() -> ErasureKey:
             "erasure key: it keys the hashes that stay of forgotten people; set connection "
             f"{CONN_ID} or {ENV_VAR} for production"
         )
-        secret = read_or_create_secret(path, secrets.token_urlsafe(32) + "\n", what)
+        secret = local_secret(path, secrets.token_urlsafe(32) + "\n", what)
         source = f"key file {path}"
     else:
         raise MissingConnection(CONN_ID)

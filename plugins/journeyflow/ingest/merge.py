@@ -141,69 +141,60 @@ def plausible(run_date: date) -> dict[str, datetime]:
 
 
 def _merge_events(conn: Connection, run_date: date) -> int:
-    empty = conn.execute(statement("ingest/events_empty")).scalar()
-    if empty:  # first load: build the primary key once, after the rows, not row by row
+    return _insert_once(conn, run_date, "events", MERGE_EVENTS_SQL, MERGE_EVENTS_DEDUP_SQL)
+
+
+def _merge_anonymous(conn: Connection, run_date: date) -> int:
+    return _insert_once(
+        conn, run_date, "anonymous_events", MERGE_ANONYMOUS_SQL, MERGE_ANONYMOUS_DEDUP_SQL
+    )
+
+
+# (drop, create) of each table's key and indexes around its first bulk load: built once, after
+# the rows, not row by row (as in sql/schema/001_core.sql, 010_cockpit.sql, 013_identity_...)
+_KEYS = {
+    "events": (
+        ("alter table journeyflow.events drop constraint events_pkey",
+         "alter table journeyflow.events add primary key (event_id)"),
+        ("drop index if exists journeyflow.events_contact",
+         "create index events_contact on journeyflow.events (contact_id)"),
+    ),
+    "anonymous_events": (
+        ("alter table journeyflow.anonymous_events drop constraint anonymous_events_pkey",
+         "alter table journeyflow.anonymous_events add primary key (event_id)"),
+        ("drop index if exists journeyflow.anonymous_events_visitor",
+         "create index anonymous_events_visitor "
+         "on journeyflow.anonymous_events (anonymous_id, occurred_at)"),
+        ("drop index if exists journeyflow.anonymous_events_time",
+         "create index anonymous_events_time "
+         "on journeyflow.anonymous_events (occurred_at, anonymous_id)"),
+    ),
+}  # fmt: skip
+
+
+def _insert_once(conn: Connection, run_date: date, table: str, sql: str, dedup_sql: str) -> int:
+    """Insert the staged events new to ``table``; a batch that repeats an event id takes the
+    de-duplicating statement. The first load of an empty table builds its key and indexes after
+    the rows."""
+    params = {"d": run_date}
+    if conn.exec_driver_sql(f"select not exists (select from journeyflow.{table})").scalar():
         savepoint = conn.begin_nested()
         try:
-            conn.exec_driver_sql("alter table journeyflow.events drop constraint events_pkey")
-            conn.exec_driver_sql("drop index if exists journeyflow.events_contact")
-            inserted = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount
-            conn.exec_driver_sql("alter table journeyflow.events add primary key (event_id)")
-            conn.exec_driver_sql("create index events_contact on journeyflow.events (contact_id)")
+            for drop, _ in _KEYS[table]:
+                conn.exec_driver_sql(drop)
+            inserted = conn.execute(text(sql), params).rowcount
+            for _, create in _KEYS[table]:
+                conn.exec_driver_sql(create)
             savepoint.commit()
             return inserted
         except IntegrityError:
             savepoint.rollback()  # the batch repeats an id: the de-duplicating path below
     savepoint = conn.begin_nested()
     try:
-        inserted = conn.execute(text(MERGE_EVENTS_SQL), {"d": run_date}).rowcount
+        inserted = conn.execute(text(sql), params).rowcount
         savepoint.commit()
         return inserted
     except IntegrityError:
         savepoint.rollback()
-        log.info("events: the batch repeats some event ids; merging with de-duplication")
-        return conn.execute(text(MERGE_EVENTS_DEDUP_SQL), {"d": run_date}).rowcount
-
-
-def _merge_anonymous(conn: Connection, run_date: date) -> int:
-    empty = conn.execute(statement("ingest/anonymous_empty")).scalar()
-    if empty:  # first load: the key and the indexes once, after the rows
-        savepoint = conn.begin_nested()
-        try:
-            for ddl in _ANONYMOUS_INDEXES:
-                conn.exec_driver_sql(ddl[0])
-            inserted = conn.execute(text(MERGE_ANONYMOUS_SQL), {"d": run_date}).rowcount
-            for ddl in _ANONYMOUS_INDEXES:
-                conn.exec_driver_sql(ddl[1])
-            savepoint.commit()
-            return inserted
-        except IntegrityError:
-            savepoint.rollback()
-    savepoint = conn.begin_nested()
-    try:
-        inserted = conn.execute(text(MERGE_ANONYMOUS_SQL), {"d": run_date}).rowcount
-        savepoint.commit()
-        return inserted
-    except IntegrityError:
-        savepoint.rollback()
-        log.info("anonymous events: the batch repeats some event ids; merging with de-duplication")
-        return conn.execute(text(MERGE_ANONYMOUS_DEDUP_SQL), {"d": run_date}).rowcount
-
-
-# (drop, create) around the first bulk load of anonymous events; as in 013_identity_and_erasure
-_ANONYMOUS_INDEXES = (
-    (
-        "alter table journeyflow.anonymous_events drop constraint anonymous_events_pkey",
-        "alter table journeyflow.anonymous_events add primary key (event_id)",
-    ),
-    (
-        "drop index if exists journeyflow.anonymous_events_visitor",
-        "create index anonymous_events_visitor "
-        "on journeyflow.anonymous_events (anonymous_id, occurred_at)",
-    ),
-    (
-        "drop index if exists journeyflow.anonymous_events_time",
-        "create index anonymous_events_time "
-        "on journeyflow.anonymous_events (occurred_at, anonymous_id)",
-    ),
-)
+        log.info("%s: the batch repeats some event ids; merging with de-duplication", table)
+        return conn.execute(text(dedup_sql), params).rowcount

@@ -9,7 +9,7 @@ it is delivered; only an objection before delivery undoes it (``take_out_objecto
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -124,10 +124,8 @@ def take_out_objectors(row: Mapping[str, Any]) -> bool:
     """Undo an undelivered build when one of its contacts has objected since: its pieces and
     their household members go back to the queue and the build is removed, in one
     transaction, so that ``build`` decides again. True when that happened."""
-    pieces = list(row["pieces"] or [])
-    key = {"run_date": row["run_date"], "campaign": row["campaign"]}
     with warehouse.transaction() as conn:
-        objecting = objectors(conn, pieces)
+        objecting = objectors(conn, list(row["pieces"] or []))
         if not objecting:
             return False
         log.warning(
@@ -135,15 +133,23 @@ def take_out_objectors(row: Mapping[str, Any]) -> bool:
             "delivered (outbox ids %s); building it again without them",
             row["campaign"], row["run_date"], len(objecting), sorted(objecting),
         )  # fmt: skip
-        requeued = conn.execute(
-            statement("postal/requeue_pieces"),
-            {"pieces": pieces, "households": list(row["households"] or [])},
-        ).all()
-        conn.execute(
-            statement("postal/forget_rejects"), {**key, "contacts": [c for (c,) in requeued]}
-        )
-        conn.execute(statement("postal/forget_build"), key)
+        take_apart(conn, row)
     return True
+
+
+def take_apart(conn: Connection, row: Mapping[str, Any], also: Sequence[str] = ()) -> None:
+    """Undo the undelivered build ``row`` (its ``run_date``, ``campaign``, ``pieces``,
+    ``households``): its pieces and household members are queued again, their rejects (and
+    those of the contacts ``also``) forgotten, and the build removed, for ``build`` to decide
+    again."""
+    key = {"run_date": row["run_date"], "campaign": row["campaign"]}
+    requeued = conn.execute(
+        statement("postal/requeue_pieces"),
+        {"pieces": list(row["pieces"] or []), "households": list(row["households"] or [])},
+    ).all()
+    contacts = [c for (c,) in requeued] + list(also)
+    conn.execute(statement("postal/forget_rejects"), {**key, "contacts": contacts})
+    conn.execute(statement("postal/forget_build"), key)
 
 
 def objectors(conn: Connection, outbox_ids: list[int]) -> dict[int, str]:

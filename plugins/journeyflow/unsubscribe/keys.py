@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,7 +110,7 @@ def load_keys() -> Keys:
     Calls Airflow's connection lookup each time: callers signing many tokens load once and pass
     the result on.
     """
-    from journeyflow.connections import MissingConnection, get_connection, local_mode
+    from journeyflow.connections import MissingConnection, get_connection, local_mode, local_secret
 
     conn = get_connection(CONN_ID)
     if conn is not None and conn.password:
@@ -125,7 +124,7 @@ def load_keys() -> Keys:
     else:
         path = key_file()
         made = f"{LOCAL_KID}:{secrets.token_urlsafe(32)}\n"
-        keys = parse_keys(read_or_create_secret(path, made, WHAT), f"key file {path}")
+        keys = parse_keys(local_secret(path, made, WHAT), f"key file {path}")
     log.debug("unsubscribe keys from %s, kids %s", keys.source, ", ".join(keys.kids))
     return keys
 
@@ -134,25 +133,3 @@ WHAT = (
     f"unsubscribe key: links signed with it verify only with this file; set connection "
     f"{CONN_ID} or {ENV_VAR} for production"
 )
-
-
-def read_or_create_secret(path: Path, content: str, what: str) -> str:
-    """The text of a local secret file, created with ``content`` (mode 0600) on first use, also
-    when several processes ask at once; ``what`` says in the warning what it is and what to
-    set instead."""
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)  # mode 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(content)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.link(tmp, path)  # atomic, and never replaces a key another process just made
-            log.warning("created local demo %s (%s)", path, what)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    if path.stat().st_mode & 0o077:
-        log.warning("key file %s is readable by others; chmod 600 it", path)
-    return path.read_text(encoding="utf-8")
