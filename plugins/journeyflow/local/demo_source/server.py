@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import threading
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +42,7 @@ class DemoSourceServer:
         self.clock = dataset.t_anchor if clock is None else clock
         self.token = token
         self.requests = 0
-        self._cache: dict[str, tuple[int, list[bytes]]] = {}
+        self._cache: dict[str, tuple[int, float, list[bytes]]] = {}
         self._httpd = ThreadingHTTPServer((host, port), self._handler())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -70,28 +71,33 @@ class DemoSourceServer:
         self.stop()
 
     # -- pages ------------------------------------------------------------------------------------
-    def prerender(self, limit: int) -> int:
-        """Render the full pull (no ``since``) of both streams once, for benchmarks that measure
-        the pipeline rather than this generator. Returns the number of pages kept in memory."""
+    def prerender(self, limit: int, since: dict[str, float] | None = None) -> int:
+        """Render one pull of both streams once, for benchmarks that measure the pipeline rather
+        than this generator: the full pull, or (``since``: stream -> epoch) the delta a run with
+        those watermarks asks for. Returns the number of pages kept in memory."""
+        since = since or {}
         for name, render in (("contacts", self.contacts_page), ("events", self.events_page)):
+            start = since.get(name, float("-inf"))
             pages: list[bytes] = []
             cursor = None
             while True:
-                body = render(float("-inf"), cursor, limit)
+                body = render(start, cursor, limit)
                 cursor = body["next_cursor"]
                 body["next_cursor"] = f"k{len(pages) + 1}" if cursor else None
                 pages.append(orjson.dumps(body))
                 if cursor is None:
                     break
-            self._cache[name] = (limit, pages)
-        return sum(len(p) for _, p in self._cache.values())
+            self._cache[name] = (limit, start, pages)
+        return sum(len(p) for _, _, p in self._cache.values())
 
     def _cached(
         self, stream: str, since: str | None, cursor: str | None, limit: int
     ) -> bytes | None:
-        if stream not in self._cache or since:
+        if stream not in self._cache:
             return None
-        size, pages = self._cache[stream]
+        size, start, pages = self._cache[stream]
+        if not math.isclose(_epoch(since), start, abs_tol=1e-3):  # the same watermark
+            return None
         if cursor is None and limit == size:
             return pages[0]
         if cursor and cursor.startswith("k"):
