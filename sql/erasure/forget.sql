@@ -126,3 +126,9 @@ delete from journeyflow_staging.contacts where contact_id = :contact_id;
 
 delete from journeyflow_staging.events
 where contact_id = :contact_id or anonymous_id in (select old from erased_visitors);
+
+-- the kept behaviour (sql/facts/behaviour.sql): the pseudonym has no row, so the next run writes
+-- it again from the events as they are now; the triggers' note of the old id goes too
+delete from journeyflow.contact_behaviour where contact_id = :contact_id;
+
+delete from journeyflow.behaviour_changed where contact_id = :contact_id;

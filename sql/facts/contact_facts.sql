@@ -1,96 +1,25 @@
--- Contact facts as of the cut-off T (:cutoff), for every contact at once, in one pass over events.
--- Every number is a bound parameter from journeyflow.yaml (rules.*). Only events before T count.
--- :only limits the pass to one contact (journeyflow explain); null means everyone.
-with bounds as (  -- the windows, computed once (not once per event)
+-- Contact facts as of the cut-off T (:cutoff), for every contact at once (or :only, one).
+-- What the events say comes from the relation `behaviour` (journeyflow.contact_behaviour, or for
+-- one contact sql/facts/behaviour.sql into a temporary table), in a form that does not depend on
+-- T; here it becomes the score, the flags and the windows as of T. Every number is a bound
+-- parameter from journeyflow.yaml (rules.*).
+with bounds as (  -- computed once (not once per contact)
     select
-        date_part('epoch', cast(:cutoff as timestamptz)) as cutoff_epoch,  -- float8, not numeric
-        :cutoff - make_interval(days => :score_window_days) as score_since,
+        power(cast(0.5 as float8),  -- the score's factor for T (sql/schema/014)
+              (date_part('epoch', cast(:cutoff as timestamptz)) - 1577836800)
+              / (cast(86400 as float8) * :score_half_life_days)) as decay,
         :cutoff - make_interval(days => :bad_payer_days) as bad_payer_since
-),
-
-points as (
-    select key as type, value::double precision as points
-    from jsonb_each_text(cast(:score_points as jsonb))
-),
-
-linked as (  -- anonymous visitors identified before T: their events count as the contact's own
-    select i.contact_id, i.anonymous_id
-    from journeyflow.identities i
-    where i.identified_at < :cutoff
-      and (cast(:only as text) is null or i.contact_id = :only)
-),
-
-linked_events as (  -- all of a linked visitor's events before T, earlier ones included
-    select
-        l.contact_id, a.event_id, a.type, a.occurred_at, a.amount, a.rating, a.channel, a.kind,
-        a.product
-    from linked l
-    join journeyflow.anonymous_events a using (anonymous_id)
-    where a.occurred_at < :cutoff
-),
-
-events as (
-    select contact_id, event_id, type, occurred_at, amount, rating, channel, kind
-    from journeyflow.events
-    where occurred_at < :cutoff
-      and (cast(:only as text) is null or contact_id = :only)
-    union all
-    select contact_id, event_id, type, occurred_at, amount, rating, channel, kind
-    from linked_events
-),
-
-purchases as (  -- the contact's and its linked visitors' purchases (the second part is small)
-    select contact_id, event_id, occurred_at, product
-    from journeyflow.events
-    where type = 'purchase' and occurred_at < :cutoff
-      and (cast(:only as text) is null or contact_id = :only)
-    union all
-    select contact_id, event_id, occurred_at, product
-    from linked_events
-    where type = 'purchase'
-),
-
-first_purchase as (
-    select distinct on (contact_id) contact_id, product
-    from purchases
-    order by contact_id, occurred_at, event_id
-),
-
-visitors as (
-    select contact_id, count(*) as anonymous_ids from linked group by contact_id
 ),
 
 behaviour as (
     select
-        contact_id,
-        count(*) filter (where type = 'purchase') as order_count,
-        min(occurred_at) filter (where type = 'purchase') as first_order_at,
-        max(occurred_at) filter (where type = 'purchase') as last_order_at,
-        coalesce(sum(amount) filter (where type = 'purchase'), 0) as revenue,
-        avg(rating) filter (where type = 'review') as avg_rating,
-        min(rating) filter (where type = 'review') as min_rating,
-        max(occurred_at) filter (
-            where type in ('page_view', 'comment', 'email_open', 'email_click')
-        ) as last_engaged_at,
-        max(occurred_at) filter (where type = 'referral') as last_referral_at,
-        max(occurred_at) filter (where type in ('email_open', 'email_click')) as last_response_at,
-        coalesce(sum(
-            p.points * power(cast(0.5 as float8),
-                             (w.cutoff_epoch - date_part('epoch', occurred_at))
-                             / (cast(86400 as float8) * :score_half_life_days))
-        ) filter (where occurred_at >= w.score_since), 0) as score,
-        bool_or(type = 'payment_overdue' and occurred_at >= w.bad_payer_since) as bad_payer,
-        bool_or(type = 'review' and rating <= :bad_review_max_rating) as bad_reviewer,
-        max(occurred_at) filter (where type = 'unsubscribe' and channel = 'email')
-            as email_unsubscribed_at,
-        max(occurred_at) filter (where type = 'email_bounce' and kind = 'hard') as hard_bounce_at,
-        bool_or(type = 'unsubscribe' and channel = 'postal') as postal_unsubscribed,
-        max(occurred_at) filter (where type = 'postal_return') as postal_returned_at,
-        min(occurred_at) as first_event_at
-    from events
+        b.*,
+        b.score_sum * w.decay as score,
+        coalesce(b.last_overdue_at >= w.bad_payer_since, false) as bad_payer,
+        coalesce(b.min_rating <= :bad_review_max_rating, false) as bad_reviewer
+    from pg_temp.behaviour b
     cross join bounds w
-    left join points p using (type)
-    group by contact_id
+    where (cast(:only as text) is null or b.contact_id = :only)
 ),
 
 sends as (  -- campaign emails of the run dates before D within the window (see send_log)
@@ -100,12 +29,6 @@ sends as (  -- campaign emails of the run dates before D within the window (see 
       and run_date >= cast(:run_date as date) - :email_dead_days and run_date < :run_date
       and (cast(:only as text) is null or contact_id = :only)
     group by contact_id
-),
-
-last_purchase as (
-    select distinct on (contact_id) contact_id, product
-    from purchases
-    order by contact_id, occurred_at desc, event_id desc
 ),
 
 suppressed as (  -- unsubscribe link and hard bounces at sending: honoured by every later run
@@ -164,7 +87,7 @@ final as (
         b.first_order_at,
         b.last_order_at,
         coalesce(b.revenue, 0) as revenue,
-        fp.product as first_product,
+        b.first_product,
         round(b.avg_rating, 2) as avg_rating,
         b.min_rating,
         b.last_engaged_at,
@@ -186,18 +109,15 @@ final as (
         c.consent_status,
         c.consent_confirmed_at,
         c.created_at,
-        lp.product as last_product,
+        b.last_product,
         c.email_block,
         -- first touch: the earliest event of the contact or a linked visitor, or its creation
         least(b.first_event_at, c.created_at) as first_touch_at,
-        coalesce(v.anonymous_ids, 0) as anonymous_ids,
+        coalesce(b.anonymous_ids, 0) as anonymous_ids,
         c.erased_at is not null as erased
     from contacts c
     left join behaviour b using (contact_id)
-    left join first_purchase fp using (contact_id)
-    left join last_purchase lp using (contact_id)
     left join sends s using (contact_id)
-    left join visitors v using (contact_id)
 )
 
 select * from final

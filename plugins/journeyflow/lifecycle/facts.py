@@ -1,14 +1,22 @@
-"""Contact facts as of T: orders, ratings, engagement, the score and the flags, in one pass.
+"""Contact facts as of T: orders, ratings, engagement, the score and the flags.
 
-``sql/facts/contact_facts.sql`` computes them for every contact (or one) into the temporary
-table ``facts``; ``score`` keeps them in ``journeyflow.contact_facts`` for the phases, the
-campaigns and the reports.
+Two parts. ``sql/facts/behaviour.sql`` sums up each contact's events (and its linked visitors')
+in a form that does not depend on T, kept in ``journeyflow.contact_behaviour``; the decayed score
+factorises, so it keeps ``sum(points * 2^((t - t0)/h))``. ``sql/facts/contact_facts.sql`` turns
+that into the facts as of T (``journeyflow.contact_facts``) for the phases, the campaigns and the
+reports.
+
+A night after the one the behaviour is of recomputes only the contacts whose events changed
+(triggers note them in ``journeyflow.behaviour_changed``), whose events entered or left the score
+window, or who are new. A replayed date, a gap of more than ``INCREMENTAL_DAYS`` or other score
+rules recompute everyone.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -19,11 +27,32 @@ from journeyflow.config import load_config
 from journeyflow.runlog import StepResult, record_step
 from journeyflow.sqlfile import read, statement
 
+INCREMENTAL_DAYS = 31  # a run at most this many days after the behaviour's recomputes the changes
+SHAPE = ("score_points", "score_half_life_days", "score_window_days")  # rules kept in the rows
+
+
+def _behaviour(conn: Connection, params: dict[str, Any], into: str, **scope: Any) -> int:
+    """Run ``sql/facts/behaviour.sql`` as ``<into> <query>``; returns the rows written."""
+    conn.exec_driver_sql(
+        'create temp table if not exists scope (contact_id text collate "C" primary key) '
+        "on commit drop"
+    )
+    query = read("facts/behaviour")
+    args = {**params, "only": None, "some": False, **scope}
+    return conn.execute(text(f"{into} {query}"), args).rowcount
+
 
 def compute_facts(conn: Connection, params: dict[str, Any], only: str | None = None) -> None:
-    """Create the temporary table ``facts`` (every contact, or ``only`` one) as of the cut-off
-    in ``params``, for this transaction."""
-    conn.exec_driver_sql("set local work_mem = '256MB'")  # one hash aggregate over all events
+    """Create the temporary table ``facts`` as of the cut-off in ``params``, for this
+    transaction: of one contact from its events (``only``), or of everyone from the kept
+    behaviour (``refresh_behaviour`` first)."""
+    conn.exec_driver_sql("drop table if exists pg_temp.behaviour")
+    if only is not None:
+        _behaviour(conn, params, "create temp table behaviour on commit drop as", only=only)
+    else:
+        conn.exec_driver_sql(
+            "create temp view behaviour as select * from journeyflow.contact_behaviour"
+        )
     conn.exec_driver_sql("drop table if exists pg_temp.facts")
     conn.execute(
         text(f"create temp table facts on commit drop as {read('facts/contact_facts')}"),
@@ -33,16 +62,51 @@ def compute_facts(conn: Connection, params: dict[str, Any], only: str | None = N
     conn.exec_driver_sql("analyze facts")
 
 
+def refresh_behaviour(conn: Connection, run_date: date, params: dict[str, Any]) -> dict[str, Any]:
+    """Bring ``journeyflow.contact_behaviour`` to the cut-off of ``run_date``: only the changed
+    contacts when the rows are of an earlier night with the same score rules, else everyone."""
+    conn.exec_driver_sql("set local work_mem = '256MB'")  # one hash aggregate over the events
+    shape = {k: params[k] for k in SHAPE}
+    shape["score_points"] = json.loads(shape["score_points"])
+    state = conn.execute(statement("facts/state")).first()
+    incremental = (
+        state is not None
+        and state.run_date < run_date <= state.run_date + timedelta(days=INCREMENTAL_DAYS)
+        and state.shape == shape
+    )
+    insert = "insert into journeyflow.contact_behaviour"
+    if incremental:
+        conn.exec_driver_sql(
+            'create temp table scope (contact_id text collate "C" primary key) on commit drop'
+        )
+        conn.execute(statement("facts/changed"), {**params, "since": state.cutoff})
+        conn.exec_driver_sql("analyze scope")
+        conn.execute(statement("facts/forget_changed"))
+        rows = _behaviour(conn, params, insert, some=True)
+    else:
+        conn.exec_driver_sql(
+            "truncate journeyflow.contact_behaviour, journeyflow.behaviour_changed"
+        )
+        rows = _behaviour(conn, params, insert)
+    conn.execute(
+        statement("facts/keep_state"),
+        {"d": run_date, "t": params["cutoff"], "shape": json.dumps(shape)},
+    )
+    return {"behaviour": "incremental" if incremental else "full", "recomputed": rows}
+
+
 def score(run_date: date) -> StepResult:
     """Compute contact facts (score, flags, orders, ...) as of T and keep them."""
     result = StepResult("score")
     started = time.perf_counter()
     params = load_config().rule_params(run_date)
     with warehouse.transaction() as conn:
+        result.details = refresh_behaviour(conn, run_date, params)
         compute_facts(conn, params)
         conn.exec_driver_sql("truncate journeyflow.contact_facts")
         result.rows_out = conn.execute(statement("lifecycle/facts_table")).rowcount
         result.rows_in = result.rows_out
+        conn.exec_driver_sql("drop view behaviour")
         result.seconds = time.perf_counter() - started
         record_step(conn, run_date, result)
     return result

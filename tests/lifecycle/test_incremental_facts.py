@@ -1,0 +1,142 @@
+"""Incremental facts: a night after the last recomputes only the contacts whose events changed,
+and gives the same facts as a full recompute of the same date (a replay)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from journeyflow import lifecycle
+from tests.world import DAY, D, T, customer
+
+HOUR = timedelta(hours=1)
+
+
+def kept_facts(db) -> dict[str, dict]:
+    with db.transaction() as conn:
+        rows = conn.execute(text("select * from journeyflow.contact_facts")).mappings().all()
+    return {r["contact_id"]: dict(r) for r in rows}
+
+
+def assert_same_facts(incremental: dict, full: dict) -> None:
+    assert incremental.keys() == full.keys()
+    for cid, row in full.items():
+        ours = incremental[cid]
+        assert math.isclose(ours.pop("score"), row.pop("score"), rel_tol=1e-12, abs_tol=1e-12), cid
+        assert ours == row, cid
+
+
+def how_scored(db, d) -> dict:
+    with db.transaction() as conn:
+        details = conn.execute(
+            text("select details from journeyflow.pipeline_steps where run_date = :d "
+                 "and step = 'score'"),
+            {"d": d},
+        ).scalar()  # fmt: skip
+    return details if isinstance(details, dict) else json.loads(details)
+
+
+def anonymous(db, aid: str, at, kind: str = "page_view", **link) -> None:
+    """An anonymous event; with ``contact`` and ``identified``: the link to a contact."""
+    with db.transaction() as conn:
+        conn.execute(
+            text(
+                "insert into journeyflow.anonymous_events (event_id, anonymous_id, type, "
+                "occurred_at, properties, run_date) values (:e, :a, :t, :at, '{}', :d)"
+            ),
+            {"e": f"{aid}-{at.timestamp():.0f}", "a": aid, "t": kind, "at": at, "d": D},
+        )
+        if link:
+            conn.execute(
+                text(
+                    "insert into journeyflow.identities (anonymous_id, contact_id, "
+                    "identified_at, event_id, run_date) values (:a, :c, :at, :e, :d)"
+                ),
+                {"a": aid, "c": link["contact"], "at": link["identified"], "e": f"I-{aid}",
+                 "d": D},
+            )  # fmt: skip
+
+
+def night_and_replay(world, db, d) -> dict:
+    """Run the phases for D, then replay D (a full recompute); both facts must agree."""
+    world.run(d)
+    incremental = kept_facts(db)
+    how = how_scored(db, d)
+    lifecycle.score(d)
+    assert how_scored(db, d)["behaviour"] == "full"
+    assert_same_facts(incremental, kept_facts(db))
+    return how
+
+
+def test_a_replayed_date_gives_the_same_scores_as_the_nights_that_recomputed_only_changes(
+    world, db
+):
+    quiet = [customer(world, T - 300 * DAY, T - 40 * DAY) for _ in range(5)]
+    for cid in quiet:
+        world.event(cid, "page_view", T - 3 * DAY)
+        world.event(cid, "email_click", T - 80 * DAY)
+    leaving = world.contact()  # its page view leaves the 365-day window on D+1
+    world.event(leaving, "newsletter_signup", T - 365 * DAY + 5 * HOUR)
+    world.event(leaving, "comment", T - 20 * DAY)
+    late = customer(world, T - 500 * DAY, T - 100 * DAY)
+    active = customer(world, T - 60 * DAY)
+    linked = world.contact()
+    bad_payer = customer(world, T - 400 * DAY)
+    world.event(bad_payer, "payment_overdue", T - 364 * DAY - 12 * HOUR)  # 365 days: D, not D+1
+    world.run(D)
+    assert how_scored(db, D)["behaviour"] == "full"
+    first = kept_facts(db)
+
+    d1, t1 = D + timedelta(days=1), T + DAY
+    world.event(active, "purchase", t1 - 3 * HOUR, product="Kurs", amount=99)  # the day's news
+    world.event(late, "review", T - 30 * DAY, rating=1)  # arrived late: happened before T
+    world.event(active, "page_view", t1 + 5 * HOUR)  # not yet: after the cut-off of D+1
+    newcomer = customer(world, T + 5 * HOUR)
+    anonymous(db, "A-early", T - 200 * DAY)  # browsed long ago, identified on D+1
+    anonymous(db, "A-early", T - 10 * DAY, "purchase")
+    anonymous(db, "A-early", t1 - HOUR, "identify", contact=linked, identified=t1 - HOUR)
+    how = night_and_replay(world, db, d1)
+    assert how["behaviour"] == "incremental"
+    changed = {active, late, newcomer, linked, leaving, bad_payer}  # its event left the window
+    assert how["recomputed"] == len(changed), how  # not the quiet ones
+    second = kept_facts(db)
+    signup = 10 * 0.5 ** ((365 - 5 / 24) / 90)  # what the signup was worth on D; gone on D+1
+    expected = (first[leaving]["score"] - signup) * 0.5 ** (1 / 90)
+    assert math.isclose(second[leaving]["score"], expected, rel_tol=1e-9)
+    assert second[late]["bad_reviewer"] and not first[late]["bad_reviewer"]
+    assert second[linked]["order_count"] == 1 and second[linked]["anonymous_ids"] == 1
+    assert second[newcomer]["order_count"] == 1
+    assert first[bad_payer]["bad_payer"] and not second[bad_payer]["bad_payer"]
+    for cid in quiet:  # unchanged rows, one day more of decay
+        assert math.isclose(second[cid]["score"], first[cid]["score"] * 0.5 ** (1 / 90))
+
+    d2 = d1 + timedelta(days=1)
+    anonymous(db, "A-early", t1 + 5 * HOUR)  # a linked visitor comes back
+    with db.transaction() as conn:  # a contact renamed (what erasure does), events and all
+        for table in ("contacts", "events"):
+            conn.execute(
+                text(f"update journeyflow.{table} set contact_id = 'P1' where contact_id = :c"),
+                {"c": quiet[0]},
+            )
+    how = night_and_replay(world, db, d2)
+    assert how["behaviour"] == "incremental"
+    assert how["recomputed"] == 3  # the visitor's contact, the active contact's page view, P1
+    third = kept_facts(db)
+    assert quiet[0] not in third and third["P1"]["order_count"] == 2
+
+
+def test_other_score_rules_or_a_replay_recompute_everyone(world, db, config):
+    cid = world.contact()
+    world.event(cid, "page_view", T - 3 * DAY)
+    world.run(D)
+    world.run(D + timedelta(days=1))
+    assert how_scored(db, D + timedelta(days=1))["behaviour"] == "incremental"
+    world.run(D)  # an earlier date again
+    assert how_scored(db, D)["behaviour"] == "full"
+    config(lambda raw: raw["rules"]["score"].update(half_life_days=30))
+    world.run(D + timedelta(days=1))
+    assert how_scored(db, D + timedelta(days=1))["behaviour"] == "full"
+    assert math.isclose(kept_facts(db)[cid]["score"], 0.5 ** (4 / 30))
