@@ -133,3 +133,8 @@ create trigger contacts_del after delete on journeyflow.contacts
 
 -- The day's events and those leaving the score window are found by time.
 create index if not exists events_time on journeyflow.events (occurred_at);
+
+-- A rerun of D undoes what D wrote to the phase history: found by date, not by reading it all.
+create index if not exists phase_history_entered on journeyflow.phase_history (entered_run_date);
+create index if not exists phase_history_left
+    on journeyflow.phase_history (left_run_date) where left_run_date is not null;

@@ -253,3 +253,20 @@ def test_phases_check_names_the_broken_file_and_line(world, tmp_path):
     assert any("36_vip_too.sql: selects ['contact_id', 'revenue']" in w for w in warnings)
     assert any("priority 40 is also used" in w for w in warnings)
     assert lifecycle.check_phases()[0] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("select contact_id\nform facts\n", "sql/phases/35_vip.sql: line 4: syntax error"),
+        ("select contact_id from facts where 1 / (order_count * 0) = 1\n", "division by zero"),
+    ],
+)
+def test_a_phase_file_that_fails_in_the_run_is_named(world, tmp_path, body, says):
+    phases = tmp_path / "phases"
+    shutil.copytree(lifecycle.PHASES_DIR, phases)
+    (phases / "35_vip.sql").write_text(f"-- phase: vip\n-- rule: Broken.\n{body}")
+    customer(world, T - 100 * DAY)
+    with pytest.raises(lifecycle.phases.PhaseFileError, match="35_vip.sql") as failed:
+        world.run(phases_dir=phases)
+    assert says in str(failed.value)

@@ -84,17 +84,8 @@ def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
     with warehouse.transaction() as conn:
         conn.execute(statement("lifecycle/facts_view"))
         conn.execute(statement("lifecycle/assigned_table"))
-        for rule in rules:
-            try:
-                conn.execute(
-                    text(
-                        f"insert into assigned select q.contact_id, :phase, :priority "
-                        f"from ({strip(rule.sql)}) q on conflict (contact_id) do nothing"
-                    ),
-                    {**params, "phase": rule.phase, "priority": rule.priority},
-                )
-            except DBAPIError as exc:
-                raise PhaseFileError(describe_error(rule, exc)) from exc
+        _assign(conn, rules, params)
+        conn.exec_driver_sql("analyze assigned")
         latest = conn.execute(statement("lifecycle/last_phase_run")).scalar()
         if latest is not None and latest > run_date:
             log.warning(
@@ -121,6 +112,37 @@ def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
         result.seconds = time.perf_counter() - started
         record_step(conn, run_date, result)
     return result
+
+
+def _assign(conn: Connection, rules: list[PhaseRule], params: dict) -> None:
+    """Fill ``assigned``: each contact's first matching phase, all files in one statement (one
+    aggregate over what they select). When it fails, the file that fails on its own is named."""
+    matches = " union all ".join(
+        f"select q.contact_id, {rank} as rank from ({strip(rule.sql)}) q"
+        for rank, rule in enumerate(rules, start=1)
+    )
+    order = {"phases": [r.phase for r in rules], "priorities": [r.priority for r in rules]}
+    savepoint = conn.begin_nested()
+    try:
+        conn.execute(
+            text(
+                "insert into assigned (contact_id, phase, priority) "
+                "select m.contact_id, (cast(:phases as text[]))[min(m.rank)], "
+                "(cast(:priorities as int[]))[min(m.rank)] "
+                f"from ({matches}) m group by m.contact_id"
+            ),
+            {**params, **order},
+        )
+        savepoint.commit()
+    except DBAPIError:
+        savepoint.rollback()
+        for rule in rules:
+            with conn.begin_nested():  # rolled back when it fails
+                try:
+                    conn.execute(text(f"select count(*) from ({strip(rule.sql)}) q"), params)
+                except DBAPIError as exc:
+                    raise PhaseFileError(describe_error(rule, exc)) from exc
+        raise
 
 
 def _revert(conn: Connection, run_date: date) -> None:
