@@ -42,17 +42,11 @@ def _behaviour(conn: Connection, params: dict[str, Any], into: str, **scope: Any
     return conn.execute(text(f"{into} {query}"), args).rowcount
 
 
-def compute_facts(conn: Connection, params: dict[str, Any], only: str | None = None) -> None:
-    """Create the temporary table ``facts`` as of the cut-off in ``params``, for this
-    transaction: of one contact from its events (``only``), or of everyone from the kept
-    behaviour (``refresh_behaviour`` first)."""
+def compute_facts(conn: Connection, params: dict[str, Any], only: str) -> None:
+    """Create the temporary table ``facts`` of one contact as of the cut-off in ``params``, from
+    its events (``journeyflow explain``: any date, whatever the kept behaviour is of)."""
     conn.exec_driver_sql("drop table if exists pg_temp.behaviour")
-    if only is not None:
-        _behaviour(conn, params, "create temp table behaviour on commit drop as", only=only)
-    else:
-        conn.exec_driver_sql(
-            "create temp view behaviour as select * from journeyflow.contact_behaviour"
-        )
+    _behaviour(conn, params, "create temp table behaviour on commit drop as", only=only)
     conn.exec_driver_sql("drop table if exists pg_temp.facts")
     conn.execute(
         text(f"create temp table facts on commit drop as {read('facts/contact_facts')}"),
@@ -102,9 +96,15 @@ def score(run_date: date) -> StepResult:
     params = load_config().rule_params(run_date)
     with warehouse.transaction() as conn:
         result.details = refresh_behaviour(conn, run_date, params)
-        compute_facts(conn, params)
+        conn.exec_driver_sql("drop table if exists pg_temp.behaviour")
+        conn.exec_driver_sql(
+            "create temp view behaviour as select * from journeyflow.contact_behaviour"
+        )
         conn.exec_driver_sql("truncate journeyflow.contact_facts")
-        result.rows_out = conn.execute(statement("lifecycle/facts_table")).rowcount
+        result.rows_out = conn.execute(
+            text(f"insert into journeyflow.contact_facts {read('facts/contact_facts')}"),
+            {**params, "only": None},
+        ).rowcount
         result.rows_in = result.rows_out
         conn.exec_driver_sql("drop view behaviour")
         result.seconds = time.perf_counter() - started
