@@ -46,6 +46,9 @@ create table if not exists journeyflow.behaviour_changed (
 create or replace function journeyflow.note_changed_contacts() returns trigger
 language plpgsql as $$
 begin
+    if not exists (select from journeyflow.behaviour_state) then
+        return null;  -- nothing kept yet: the first score step recomputes everyone anyway
+    end if;
     -- the transition tables are named alike on every trigger below: new_rows, old_rows
     if tg_table_name = 'contacts' then  -- renamed (erasure) or deleted: the old and new ids
         if tg_op = 'DELETE' then
