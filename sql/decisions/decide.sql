@@ -46,7 +46,7 @@ others_today as (  -- ... for campaigns that no longer have the contact as a can
     group by o.contact_id
 ),
 
-base as (
+base as materialized (  -- computed once: the steps below read next_step many times
     select
         c.priority, c.campaign, c.contact_id, c.channel, c.excluded, f.email_ok, f.email_block,
         coalesce(f.erased, false) as erased,
