@@ -336,7 +336,7 @@ def smtp_floor(d: date, port: int, sample: int = 20_000) -> tuple[float, int]:
 
 
 # -- the nights ----------------------------------------------------------------------------------
-def steps_of(d: date) -> dict[str, tuple[int, int]]:
+def steps_of(d: date) -> tuple[dict[str, tuple[int, int]], dict]:
     from journeyflow import warehouse
 
     with warehouse.transaction() as conn:
@@ -345,11 +345,8 @@ def steps_of(d: date) -> dict[str, tuple[int, int]]:
             "from journeyflow.pipeline_steps where run_date = %(d)s",
             {"d": d},
         ).all()
-    for step, _, _, details in rows:
-        if step == "score":
-            print(f"  score: behaviour {details.get('behaviour')}, "
-                  f"{details.get('recomputed', 0):,} contacts recomputed")  # fmt: skip
-    return {step: (rin, rout) for step, rin, rout, _ in rows}
+    score = next((details for step, _, _, details in rows if step == "score"), {})
+    return {step: (rin, rout) for step, rin, rout, _ in rows}, score
 
 
 def night(title: str, d: date, clock: TaskClock, smtp_port: int) -> dict:
@@ -359,10 +356,12 @@ def night(title: str, d: date, clock: TaskClock, smtp_port: int) -> dict:
     state, wall = run_dag(d)
     if state != "success":
         raise SystemExit(f"the run of {d} ended {state}; see $JOURNEYFLOW_HOME/airflow/logs")
-    steps = steps_of(d)
+    steps, score = steps_of(d)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as other:
         measured = other.submit(floors, d, smtp_port).result()  # not in the DAG's process
     report(title, d, clock.tasks, steps, measured, wall)
+    print(f"  score: behaviour {score.get('behaviour')}, "
+          f"{score.get('recomputed', 0):,} contacts recomputed")  # fmt: skip
     return measured
 
 
