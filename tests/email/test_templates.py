@@ -123,7 +123,7 @@ def test_rendering_in_worker_processes_gives_the_same_messages(db, world, smtp, 
             "journeyflow.decision_counts"
         )
     monkeypatch.setattr(enqueue, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(enqueue, "RENDER_CHUNK", 2)
+    monkeypatch.setattr(enqueue, "RENDER_CHUNK", 1)  # more chunks than the workers hold
     campaigns.decide(D)
     parallel = {r["contact_id"]: r["message"] for r in outbox_rows(db)}
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+from collections import deque
+from collections.abc import Iterator
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -48,28 +50,47 @@ def enqueue(conn: Connection, d: date) -> int:
     conn.execute(statement("outbox/queue_held_out"), d_)
     new = conn.execute(statement("outbox/queue_letters"), d_).rowcount
     renderer = Renderer().with_sender(sender_address())
-    with conn.connection.dbapi_connection.cursor() as cur:
-        cur.execute(read("outbox/recipients"))
-        rows = cur.fetchall()  # small tuples; the messages are rendered chunk by chunk below
+    total = conn.execute(statement("outbox/queued_emails")).scalar()  # at most this many
     now = datetime.now(load_config().tz)
-    chunks = [(d, now, rows[i : i + RENDER_CHUNK]) for i in range(0, len(rows), RENDER_CHUNK)]
-    with progress.bar("render", "messages", total=len(rows)) as bar:
-        if len(rows) < PARALLEL_FROM:
-            for chunk, block in zip(
-                chunks, map(partial(_render_chunk, renderer), chunks), strict=True
-            ):
-                warehouse.copy_from(conn, _COPY, io.StringIO(block))
-                bar.advance(len(chunk[2]))
-        else:  # rendering is CPU work in Python: spread it over the cores while COPY runs
-            ctx = multiprocessing.get_context("spawn")
-            workers = max(2, min(4, os.cpu_count() or 2))
-            init = (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
-                    renderer.from_address)  # fmt: skip
-            with ctx.Pool(workers, _init_worker, init) as pool:
-                for chunk, block in zip(chunks, pool.imap(_render_in_worker, chunks), strict=True):
-                    warehouse.copy_from(conn, _COPY, io.StringIO(block))
-                    bar.advance(len(chunk[2]))
-    return new + len(rows)
+    # a server-side cursor: the recipients come chunk by chunk, never all in memory at once
+    with conn.connection.dbapi_connection.cursor(name="recipients") as cur:
+        cur.itersize = RENDER_CHUNK
+        cur.execute(read("outbox/recipients"))
+        chunks = ((d, now, rows) for rows in iter(lambda: cur.fetchmany(RENDER_CHUNK), []))
+        with progress.bar("render", "messages", total=total) as bar:
+            if total < PARALLEL_FROM:
+                rendered = _copy_rendered(conn, map(partial(_render_chunk, renderer), chunks), bar)
+            else:  # rendering is CPU work in Python: spread it over the cores while COPY runs
+                ctx = multiprocessing.get_context("spawn")
+                workers = max(2, min(4, os.cpu_count() or 2))
+                init = (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
+                        renderer.from_address)  # fmt: skip
+                with ctx.Pool(workers, _init_worker, init) as pool:
+                    rendered = _copy_rendered(conn, _in_order(pool, chunks, 2 * workers), bar)
+    return new + rendered
+
+
+def _in_order(pool: Any, chunks: Iterator[tuple], ahead: int) -> Iterator[tuple[int, str]]:
+    """Rendered chunks in order, at most ``ahead`` in the workers at a time. The chunks are read
+    here, in the caller's thread: the connection is never used by two threads at once (a FETCH
+    during a COPY would hang it)."""
+    pending: deque = deque()
+    for chunk in chunks:
+        pending.append(pool.apply_async(_render_in_worker, (chunk,)))
+        if len(pending) >= ahead:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def _copy_rendered(conn: Connection, blocks: Iterator[tuple[int, str]], bar: Any) -> int:
+    """COPY rendered blocks into the outbox as they come; returns the rows written."""
+    rows = 0
+    for count, block in blocks:
+        warehouse.copy_from(conn, _COPY, io.StringIO(block))
+        bar.advance(count)
+        rows += count
+    return rows
 
 
 def _copy_text(value: str) -> str:
@@ -80,8 +101,8 @@ def _copy_text(value: str) -> str:
     )  # fmt: skip
 
 
-def _render_chunk(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> str:
-    """Render a chunk of queued recipients into COPY text lines for the outbox."""
+def _render_chunk(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> tuple[int, str]:
+    """Render a chunk of queued recipients into COPY text lines for the outbox: (rows, text)."""
     d, now, rows = chunk
     lines = []
     for campaign, step, occurrence, variant, *contact in rows:
@@ -90,7 +111,8 @@ def _render_chunk(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> s
         fields = (r.contact_id, campaign, str(step), str(occurrence), Channel.EMAIL, d.isoformat(),
                   msg_id, r.email, body, variant)  # fmt: skip
         lines.append("\t".join(map(_copy_text, fields)))
-    return "\n".join(lines) + "\n" if lines else ""
+    block = "\n".join(lines) + "\n" if lines else ""
+    return len(lines), block
 
 
 _WORKER_RENDERER: Any = None
@@ -102,5 +124,5 @@ def _init_worker(templates_dir: Any, keys: Any, unsubscribe_base: str, from_addr
     _WORKER_RENDERER = renderer.with_sender(from_address)
 
 
-def _render_in_worker(chunk: tuple[date, datetime, list[tuple]]) -> str:
+def _render_in_worker(chunk: tuple[date, datetime, list[tuple]]) -> tuple[int, str]:
     return _render_chunk(_WORKER_RENDERER, chunk)
