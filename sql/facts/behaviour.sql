@@ -36,13 +36,13 @@ linked_events as (  -- all of a linked visitor's events before T, earlier ones i
 ),
 
 events as (
-    select contact_id, event_id, type, occurred_at, amount, rating, channel, kind, product
+    select contact_id, event_id, type, occurred_at, amount, rating, channel, kind
     from journeyflow.events
     where occurred_at < :cutoff
       and (cast(:only as text) is null or contact_id = :only)
       and (not :some or contact_id in (select s.contact_id from pg_temp.scope s))
     union all
-    select contact_id, event_id, type, occurred_at, amount, rating, channel, kind, product
+    select contact_id, event_id, type, occurred_at, amount, rating, channel, kind
     from linked_events
 ),
 
@@ -51,8 +51,17 @@ purchases as (  -- first and last product, in one pass over the purchases
         contact_id,
         first_value(product) over w as first_product,
         last_value(product) over w as last_product
-    from events
-    where type = 'purchase'
+    from (  -- the tables again, not the union above (read twice, it would be written out)
+        select contact_id, event_id, occurred_at, product
+        from journeyflow.events
+        where type = 'purchase' and occurred_at < :cutoff
+          and (cast(:only as text) is null or contact_id = :only)
+          and (not :some or contact_id in (select s.contact_id from pg_temp.scope s))
+        union all
+        select contact_id, event_id, occurred_at, product
+        from linked_events
+        where type = 'purchase'
+    ) p
     window w as (
         partition by contact_id order by occurred_at, event_id
         rows between unbounded preceding and unbounded following

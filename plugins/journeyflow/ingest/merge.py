@@ -158,6 +158,10 @@ _KEYS = {
          "alter table journeyflow.events add primary key (event_id)"),
         ("drop index if exists journeyflow.events_contact",
          "create index events_contact on journeyflow.events (contact_id)"),
+        ("drop index if exists journeyflow.events_time",
+         "create index events_time on journeyflow.events (occurred_at)"),
+        ("alter table journeyflow.events disable trigger events_ins",
+         "alter table journeyflow.events enable trigger events_ins"),
     ),
     "anonymous_events": (
         ("alter table journeyflow.anonymous_events drop constraint anonymous_events_pkey",
@@ -168,6 +172,8 @@ _KEYS = {
         ("drop index if exists journeyflow.anonymous_events_time",
          "create index anonymous_events_time "
          "on journeyflow.anonymous_events (occurred_at, anonymous_id)"),
+        ("alter table journeyflow.anonymous_events disable trigger anonymous_events_ins",
+         "alter table journeyflow.anonymous_events enable trigger anonymous_events_ins"),
     ),
 }  # fmt: skip
 
@@ -175,7 +181,7 @@ _KEYS = {
 def _insert_once(conn: Connection, run_date: date, table: str, sql: str, dedup_sql: str) -> int:
     """Insert the staged events new to ``table``; a batch that repeats an event id takes the
     de-duplicating statement. The first load of an empty table builds its key and indexes after
-    the rows."""
+    the rows, without the triggers noting contacts: the next score step recomputes everyone."""
     params = {"d": run_date}
     if conn.exec_driver_sql(f"select not exists (select from journeyflow.{table})").scalar():
         savepoint = conn.begin_nested()
@@ -185,6 +191,7 @@ def _insert_once(conn: Connection, run_date: date, table: str, sql: str, dedup_s
             inserted = conn.execute(text(sql), params).rowcount
             for _, create in _KEYS[table]:
                 conn.exec_driver_sql(create)
+            conn.execute(statement("facts/forget_state"))
             savepoint.commit()
             return inserted
         except IntegrityError:
