@@ -86,11 +86,11 @@ behaviour as (
         ) as last_engaged_at,
         max(occurred_at) filter (where type = 'referral') as last_referral_at,
         max(occurred_at) filter (where type in ('email_open', 'email_click')) as last_response_at,
-        -- sum(points * 2^((t - t0)/h)) with t0 = 2020-01-01 UTC: the facts multiply by
-        -- 0.5^((T - t0)/h), which gives sum(points * 0.5^((T - t)/h))
+        -- sum(points * 2^((t - t0)/h)), t0 the cut-off of the last full recompute: the facts
+        -- multiply by 0.5^((T - t0)/h), which gives sum(points * 0.5^((T - t)/h))
         coalesce(sum(
             p.points * power(cast(2 as float8),
-                             (date_part('epoch', occurred_at) - 1577836800)
+                             (date_part('epoch', occurred_at) - date_part('epoch', cast(:t0 as timestamptz)))
                              / (cast(86400 as float8) * :score_half_life_days))
         ) filter (where occurred_at >= w.score_since), 0) as score_sum,
         max(occurred_at) filter (where type = 'payment_overdue') as last_overdue_at,

@@ -6,7 +6,8 @@
 with bounds as (  -- computed once (not once per contact)
     select
         power(cast(0.5 as float8),  -- the score's factor for T (sql/schema/014)
-              (date_part('epoch', cast(:cutoff as timestamptz)) - 1577836800)
+              (date_part('epoch', cast(:cutoff as timestamptz))
+               - date_part('epoch', cast(:t0 as timestamptz)))
               / (cast(86400 as float8) * :score_half_life_days)) as decay,
         :cutoff - make_interval(days => :bad_payer_days) as bad_payer_since
 ),

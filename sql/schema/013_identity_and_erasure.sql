@@ -8,15 +8,23 @@ alter table journeyflow_staging.events add column if not exists anonymous_id tex
 -- Events of visitors we do not know (yet): kept under their anonymous id, never quarantined.
 -- Most events of a shop or a news site are these; they live apart so that the nightly pass over
 -- the contacts' events does not read them.
--- The same columns as the contacts' events (typed copies included: once linked, these count as
--- the contact's own), the anonymous id in place of the contact.
 create table if not exists journeyflow.anonymous_events (
-    like journeyflow.events including defaults
+    event_id      text collate "C" primary key,
+    anonymous_id  text collate "C" not null,
+    type          text not null,
+    occurred_at   timestamptz not null,
+    properties    jsonb not null default '{}',
+    -- the typed copies of the contacts' events: once linked, these count as the contact's own
+    order_id             text,
+    amount               numeric(14, 2),
+    currency             text,
+    product              text,
+    rating               smallint,
+    referred_contact_id  text,
+    channel              text,
+    kind                 text,
+    run_date      date not null
 );
-alter table journeyflow.anonymous_events
-    drop column if exists contact_id,
-    alter column anonymous_id set not null,
-    add primary key (event_id);
 create index if not exists anonymous_events_visitor
     on journeyflow.anonymous_events (anonymous_id, occurred_at);
 create index if not exists anonymous_events_time

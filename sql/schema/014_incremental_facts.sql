@@ -2,7 +2,8 @@
 -- that does not depend on T, so that a night recomputes only the contacts whose events changed.
 --
 -- The decayed score factorises: sum(p * 0.5^((T - t)/h)) = 0.5^((T - t0)/h) * sum(p * 2^((t - t0)/h))
--- for a fixed t0 (2020-01-01 UTC). score_sum keeps the second sum over the score window, so a
+-- for any t0 (here the cut-off of the last full recompute, kept in behaviour_state, so that the
+-- powers stay far from overflow). score_sum keeps the second sum over the score window, so a
 -- contact whose events did not change and none of whose events entered or left the window keeps
 -- its row; the facts multiply by the first factor for the T of the run (sql/facts/).
 
@@ -34,6 +35,7 @@ create table if not exists journeyflow.behaviour_state (
     one       boolean primary key default true check (one),
     run_date  date not null,
     cutoff    timestamptz not null,
+    t0        timestamptz not null,   -- the reference of score_sum: the last full recompute's T
     shape     jsonb not null
 );
 

@@ -140,3 +140,14 @@ def test_other_score_rules_or_a_replay_recompute_everyone(world, db, config):
     world.run(D + timedelta(days=1))
     assert how_scored(db, D + timedelta(days=1))["behaviour"] == "full"
     assert math.isclose(kept_facts(db)[cid]["score"], 0.5 ** (4 / 30))
+
+
+def test_a_short_half_life_neither_overflows_nor_differs_from_a_replay(world, db, config):
+    config(lambda raw: raw["rules"]["score"].update(half_life_days=0.5))
+    cid = world.contact()
+    world.event(cid, "page_view", T - 3 * HOUR)
+    world.event(cid, "newsletter_signup", T - 300 * DAY)  # 600 half-lives: nothing left
+    world.run(D)
+    assert math.isclose(kept_facts(db)[cid]["score"], 0.5 ** (3 / 12))
+    world.event(cid, "email_click", T + 5 * HOUR)
+    night_and_replay(world, db, D + timedelta(days=1))

@@ -191,7 +191,8 @@ def _insert_once(conn: Connection, run_date: date, table: str, sql: str, dedup_s
             inserted = conn.execute(text(sql), params).rowcount
             for _, create in _KEYS[table]:
                 conn.exec_driver_sql(create)
-            conn.execute(statement("facts/forget_state"))
+            if inserted:
+                conn.execute(statement("facts/forget_state"))
             savepoint.commit()
             return inserted
         except IntegrityError:

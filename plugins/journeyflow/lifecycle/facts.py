@@ -29,6 +29,7 @@ from journeyflow.sqlfile import read, statement
 
 INCREMENTAL_DAYS = 31  # a run at most this many days after the behaviour's recomputes the changes
 SHAPE = ("score_points", "score_half_life_days", "score_window_days")  # rules kept in the rows
+MAX_HALF_LIVES = 500  # T - t0 in half-lives before the sums are rebased (2^1024 overflows)
 
 
 def _behaviour(conn: Connection, params: dict[str, Any], into: str, **scope: Any) -> int:
@@ -46,6 +47,7 @@ def compute_facts(conn: Connection, params: dict[str, Any], only: str) -> None:
     """Create the temporary table ``facts`` of one contact as of the cut-off in ``params``, from
     its events (``journeyflow explain``: any date, whatever the kept behaviour is of)."""
     conn.exec_driver_sql("drop table if exists pg_temp.behaviour")
+    params = {**params, "t0": params["cutoff"]}
     _behaviour(conn, params, "create temp table behaviour on commit drop as", only=only)
     conn.exec_driver_sql("drop table if exists pg_temp.facts")
     conn.execute(
@@ -58,16 +60,23 @@ def compute_facts(conn: Connection, params: dict[str, Any], only: str) -> None:
 
 def refresh_behaviour(conn: Connection, run_date: date, params: dict[str, Any]) -> dict[str, Any]:
     """Bring ``journeyflow.contact_behaviour`` to the cut-off of ``run_date``: only the changed
-    contacts when the rows are of an earlier night with the same score rules, else everyone."""
+    contacts when the rows are of an earlier night with the same score rules, else everyone.
+    Sets ``params['t0']``, the reference of the kept score sums."""
     conn.exec_driver_sql("set local work_mem = '256MB'")  # one hash aggregate over the events
     shape = {k: params[k] for k in SHAPE}
     shape["score_points"] = json.loads(shape["score_points"])
+    shape["timezone"] = load_config().timezone  # T and the window edges are days in it
     state = conn.execute(statement("facts/state")).first()
+    cutoff = params["cutoff"]
     incremental = (
         state is not None
         and state.run_date < run_date <= state.run_date + timedelta(days=INCREMENTAL_DAYS)
+        and state.cutoff < cutoff
         and state.shape == shape
+        and (cutoff - state.t0).total_seconds() / 86400
+        <= MAX_HALF_LIVES * float(params["score_half_life_days"])
     )
+    params["t0"] = state.t0 if incremental else cutoff
     insert = "insert into journeyflow.contact_behaviour"
     if incremental:
         conn.exec_driver_sql(
@@ -84,7 +93,7 @@ def refresh_behaviour(conn: Connection, run_date: date, params: dict[str, Any]) 
         rows = _behaviour(conn, params, insert)
     conn.execute(
         statement("facts/keep_state"),
-        {"d": run_date, "t": params["cutoff"], "shape": json.dumps(shape)},
+        {"d": run_date, "t": cutoff, "t0": params["t0"], "shape": json.dumps(shape)},
     )
     return {"behaviour": "incremental" if incremental else "full", "recomputed": rows}
 

@@ -117,6 +117,8 @@ def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
 def _assign(conn: Connection, rules: list[PhaseRule], params: dict) -> None:
     """Fill ``assigned``: each contact's first matching phase, all files in one statement (one
     aggregate over what they select). When it fails, the file that fails on its own is named."""
+    if not rules:
+        return
     matches = " union all ".join(
         f"select q.contact_id, {rank} as rank from ({strip(rule.sql)}) q"
         for rank, rule in enumerate(rules, start=1)
@@ -134,14 +136,21 @@ def _assign(conn: Connection, rules: list[PhaseRule], params: dict) -> None:
             {**params, **order},
         )
         savepoint.commit()
-    except DBAPIError:
+    except DBAPIError as failed:
         savepoint.rollback()
         for rule in rules:
+            body = strip(rule.sql)
+            check = f"select count(*) filter (where q.contact_id is null) from ({body}) q"
             with conn.begin_nested():  # rolled back when it fails
                 try:
-                    conn.execute(text(f"select count(*) from ({strip(rule.sql)}) q"), params)
+                    nulls = conn.execute(text(check), params).scalar()
                 except DBAPIError as exc:
                     raise PhaseFileError(describe_error(rule, exc)) from exc
+            if nulls:
+                raise PhaseFileError(
+                    f"{rule.name}: selects {nulls} row(s) without a contact_id; "
+                    "add 'where contact_id is not null'"
+                ) from failed
         raise
 
 
