@@ -64,19 +64,25 @@ def sink(port: int, ready: multiprocessing.Event) -> None:
         time.sleep(3600)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--contacts", type=int, default=100_000)
-    args = parser.parse_args()
+def start_sink(ctx=multiprocessing) -> tuple[multiprocessing.Process, int]:
+    """The counting SMTP sink in its own process, set as the journeyflow_smtp connection."""
     port = free_port()
-    ready = multiprocessing.Event()
-    server = multiprocessing.Process(target=sink, args=(port, ready), daemon=True)
+    ready = ctx.Event()
+    server = ctx.Process(target=sink, args=(port, ready), daemon=True)
     server.start()
-    ready.wait(30)
+    ready.wait(60)
     os.environ["AIRFLOW_CONN_JOURNEYFLOW_SMTP"] = json.dumps({
         "conn_type": "smtp", "host": "127.0.0.1", "port": port,
         "extra": {"disable_ssl": True, "disable_tls": True},
     })  # fmt: skip
+    return server, port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    args = parser.parse_args()
+    server, port = start_sink()
 
     with scratch_warehouse("jf-bench-campaigns-", FILL, args.contacts) as fill_seconds:
         from sqlalchemy import text

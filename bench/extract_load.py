@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from scratch import free_port
+from scratch import free_port, release
 
 
 def main() -> None:
@@ -55,8 +54,7 @@ def main() -> None:
         {"conn_type": "http", "host": f"http://127.0.0.1:{port}", "password": "bench"}
     )
 
-    from journeyflow import ingest, migrate, warehouse
-    from journeyflow.local import embedded
+    from journeyflow import ingest, migrate
 
     try:
         migrate.migrate()
@@ -86,10 +84,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-        warehouse.engine().dispose()
-        embedded.stop()
-        if not args.keep:
-            shutil.rmtree(home, ignore_errors=True)
+        release(home, keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import multiprocessing
 import os
 import random
 import secrets
-import shutil
 import smtplib
 import tempfile
 import threading
@@ -38,8 +37,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
-from campaigns import sink
-from scratch import free_port
+from campaigns import start_sink
+from scratch import free_port, release
 
 D = date(2026, 11, 20)
 ROOT = Path(__file__).resolve().parents[1]
@@ -315,19 +314,15 @@ def smtp_floor(d: date, port: int, sample: int = 20_000) -> tuple[float, int]:
     from journeyflow import warehouse
 
     with warehouse.transaction() as conn:
-        sent = conn.exec_driver_sql(
-            "select count(*) from journeyflow.outbox "
-            "where run_date = %(d)s and channel = 'email' and status = 'sent'",
-            {"d": d},
-        ).scalar()
         rows = conn.exec_driver_sql(
-            "select recipient, message from journeyflow.outbox "
+            "select recipient, message, count(*) over () from journeyflow.outbox "
             "where run_date = %(d)s and channel = 'email' and status = 'sent' limit %(n)s",
             {"d": d, "n": sample},
         ).all()
-    messages = [(rcpt, body.encode("ascii")) for rcpt, body in rows]
-    if not messages:
+    if not rows:
         return 0.0, 0
+    sent = rows[0][2]  # all of D's sent emails, counted before the limit
+    messages = [(rcpt, body.encode("ascii")) for rcpt, body, _ in rows]
     t0 = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         for rcpt, body in messages:
@@ -419,15 +414,7 @@ def main() -> None:
         JOURNEYFLOW_HOME=str(home), JOURNEYFLOW_CONFIG=str(cfg), JOURNEYFLOW_MODE="local"
     )
     ctx = multiprocessing.get_context("spawn")
-    smtp_port = free_port()
-    ready = ctx.Event()
-    smtp_sink = ctx.Process(target=sink, args=(smtp_port, ready), daemon=True)
-    smtp_sink.start()
-    ready.wait(60)
-    os.environ["AIRFLOW_CONN_JOURNEYFLOW_SMTP"] = json.dumps({
-        "conn_type": "smtp", "host": "127.0.0.1", "port": smtp_port,
-        "extra": {"disable_ssl": True, "disable_tls": True},
-    })  # fmt: skip
+    smtp_sink, smtp_port = start_sink(ctx)
     os.environ["AIRFLOW_CONN_JOURNEYFLOW_UNSUBSCRIBE"] = json.dumps(
         {
             "conn_type": "http",
@@ -438,7 +425,7 @@ def main() -> None:
 
     from journeyflow import warehouse
     from journeyflow.config import load_config
-    from journeyflow.local import airflow_home, embedded
+    from journeyflow.local import airflow_home
 
     airflow_home.configure(quiet=True)
     from airflow.sdk.listener import get_listener_manager
@@ -477,10 +464,7 @@ def main() -> None:
     finally:
         stop.set()
         smtp_sink.terminate()
-        warehouse.engine().dispose()
-        embedded.stop()
-        if not args.keep:
-            shutil.rmtree(home, ignore_errors=True)
+        release(home, keep=args.keep)
 
 
 if __name__ == "__main__":

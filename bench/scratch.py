@@ -22,7 +22,6 @@ def scratch_warehouse(prefix: str, fill_sql: str, contacts: int) -> Iterator[flo
     from sqlalchemy import text
 
     from journeyflow import migrate, warehouse
-    from journeyflow.local import embedded
 
     try:
         migrate.migrate()
@@ -33,8 +32,17 @@ def scratch_warehouse(prefix: str, fill_sql: str, contacts: int) -> Iterator[flo
                     conn.execute(text(statement), {"n": contacts})
         yield time.perf_counter() - started
     finally:
-        warehouse.engine().dispose()
-        embedded.stop()
+        release(home)
+
+
+def release(home: Path, keep: bool = False) -> None:
+    """Close the warehouse's connections, stop its embedded PostgreSQL, delete ``home``."""
+    from journeyflow import warehouse
+    from journeyflow.local import embedded
+
+    warehouse.engine().dispose()
+    embedded.stop()
+    if not keep:
         shutil.rmtree(home, ignore_errors=True)
 
 

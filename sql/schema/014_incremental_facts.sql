@@ -86,44 +86,29 @@ begin
 end
 $$;
 
-drop trigger if exists events_ins on journeyflow.events;
-create trigger events_ins after insert on journeyflow.events
-    referencing new table as new_rows
-    for each statement execute function journeyflow.note_changed_contacts();
-drop trigger if exists events_upd on journeyflow.events;
-create trigger events_upd after update on journeyflow.events
-    referencing new table as new_rows old table as old_rows
-    for each statement execute function journeyflow.note_changed_contacts();
-drop trigger if exists events_del on journeyflow.events;
-create trigger events_del after delete on journeyflow.events
-    referencing old table as old_rows
-    for each statement execute function journeyflow.note_changed_contacts();
-
-drop trigger if exists anonymous_events_ins on journeyflow.anonymous_events;
-create trigger anonymous_events_ins after insert on journeyflow.anonymous_events
-    referencing new table as new_rows
-    for each statement execute function journeyflow.note_changed_contacts();
-drop trigger if exists anonymous_events_upd on journeyflow.anonymous_events;
-create trigger anonymous_events_upd after update on journeyflow.anonymous_events
-    referencing new table as new_rows old table as old_rows
-    for each statement execute function journeyflow.note_changed_contacts();
-drop trigger if exists anonymous_events_del on journeyflow.anonymous_events;
-create trigger anonymous_events_del after delete on journeyflow.anonymous_events
-    referencing old table as old_rows
-    for each statement execute function journeyflow.note_changed_contacts();
-
-drop trigger if exists identities_ins on journeyflow.identities;
-create trigger identities_ins after insert on journeyflow.identities
-    referencing new table as new_rows
-    for each statement execute function journeyflow.note_changed_contacts();
-drop trigger if exists identities_upd on journeyflow.identities;
-create trigger identities_upd after update on journeyflow.identities
-    referencing new table as new_rows old table as old_rows
-    for each statement execute function journeyflow.note_changed_contacts();
-drop trigger if exists identities_del on journeyflow.identities;
-create trigger identities_del after delete on journeyflow.identities
-    referencing old table as old_rows
-    for each statement execute function journeyflow.note_changed_contacts();
+do $$
+declare
+    t text;
+begin
+    foreach t in array array['events', 'anonymous_events', 'identities'] loop
+        execute 'drop trigger if exists ' || quote_ident(t || '_ins') || ' on journeyflow.'
+            || quote_ident(t);
+        execute 'create trigger ' || quote_ident(t || '_ins') || ' after insert on journeyflow.'
+            || quote_ident(t) || ' referencing new table as new_rows for each statement'
+            || ' execute function journeyflow.note_changed_contacts()';
+        execute 'drop trigger if exists ' || quote_ident(t || '_upd') || ' on journeyflow.'
+            || quote_ident(t);
+        execute 'create trigger ' || quote_ident(t || '_upd') || ' after update on journeyflow.'
+            || quote_ident(t) || ' referencing new table as new_rows old table as old_rows'
+            || ' for each statement execute function journeyflow.note_changed_contacts()';
+        execute 'drop trigger if exists ' || quote_ident(t || '_del') || ' on journeyflow.'
+            || quote_ident(t);
+        execute 'create trigger ' || quote_ident(t || '_del') || ' after delete on journeyflow.'
+            || quote_ident(t) || ' referencing old table as old_rows for each statement'
+            || ' execute function journeyflow.note_changed_contacts()';
+    end loop;
+end
+$$;
 
 -- A contact renamed (erasure) or deleted: its old and new ids. A new contact has no row yet and
 -- is found by the score step itself; an update that keeps the id adds nothing here.

@@ -32,12 +32,17 @@ SHAPE = ("score_points", "score_half_life_days", "score_window_days")  # rules k
 MAX_HALF_LIVES = 500  # T - t0 in half-lives before the sums are rebased (2^1024 overflows)
 
 
-def _behaviour(conn: Connection, params: dict[str, Any], into: str, **scope: Any) -> int:
-    """Run ``sql/facts/behaviour.sql`` as ``<into> <query>``; returns the rows written."""
+def _scope(conn: Connection) -> None:
+    """The temporary table ``scope``: the contacts an incremental night recomputes."""
     conn.exec_driver_sql(
         'create temp table if not exists scope (contact_id text collate "C" primary key) '
         "on commit drop"
     )
+
+
+def _behaviour(conn: Connection, params: dict[str, Any], into: str, **scope: Any) -> int:
+    """Run ``sql/facts/behaviour.sql`` as ``<into> <query>``; returns the rows written."""
+    _scope(conn)  # read by the query, even when it does not limit it
     query = read("facts/behaviour")
     args = {**params, "only": None, "some": False, **scope}
     return conn.execute(text(f"{into} {query}"), args).rowcount
@@ -79,9 +84,7 @@ def refresh_behaviour(conn: Connection, run_date: date, params: dict[str, Any]) 
     params["t0"] = state.t0 if incremental else cutoff
     insert = "insert into journeyflow.contact_behaviour"
     if incremental:
-        conn.exec_driver_sql(
-            'create temp table scope (contact_id text collate "C" primary key) on commit drop'
-        )
+        _scope(conn)
         conn.execute(statement("facts/changed"), {**params, "since": state.cutoff})
         conn.exec_driver_sql("analyze scope")
         conn.execute(statement("facts/forget_changed"))
