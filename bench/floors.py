@@ -1,0 +1,138 @@
+"""The floors of bench/nightly.py, measured on the warehouse a night left: COPY of the same rows,
+one aggregate with the same decay over the same events, one pass over the facts, Jinja rendering
+the same messages (one process), a plain smtplib loop (on a sample, scaled)."""
+
+from __future__ import annotations
+
+import io
+import smtplib
+import time
+from datetime import date
+
+
+def _copy_out(cur, sql: str) -> io.StringIO:
+    buf = io.StringIO()
+    cur.copy_expert(f"copy ({sql}) to stdout", buf)
+    buf.seek(0)
+    return buf
+
+
+def floors(d: date, smtp_port: int) -> dict[str, tuple[float, int]]:
+    """(seconds, rows) of each floor for the night of D, on the warehouse as the night left it."""
+    from sqlalchemy import text
+
+    from journeyflow import warehouse
+    from journeyflow.config import load_config
+
+    params = load_config().rule_params(d)
+    out: dict[str, tuple[float, int]] = {}
+    raw = warehouse.engine().raw_connection()
+    try:
+        cur = raw.cursor()
+        copied, seconds = 0, 0.0
+        for table, where in (("contacts", "changed_run_date = %(d)s"),
+                             ("events", "run_date = %(d)s"),
+                             ("anonymous_events", "run_date = %(d)s")):  # fmt: skip
+            sql = cur.mogrify(f"select * from journeyflow.{table} where {where}", {"d": d})
+            rows = _copy_out(cur, sql.decode() if isinstance(sql, bytes) else sql)
+            cur.execute(f"create temp table floor_{table} (like journeyflow.{table})")
+            t0 = time.perf_counter()
+            cur.copy_expert(f"copy floor_{table} from stdin", rows, size=1 << 26)
+            seconds += time.perf_counter() - t0
+            cur.execute(f"select count(*) from floor_{table}")
+            copied += cur.fetchone()[0]
+        out["ingest"] = (seconds, copied)
+        raw.rollback()
+    finally:
+        raw.close()
+
+    with warehouse.transaction() as conn:
+        conn.exec_driver_sql("set local work_mem = '256MB'")
+        t0 = time.perf_counter()
+        n = conn.execute(text(AGGREGATE), params).rowcount
+        out["score"] = (time.perf_counter() - t0, n)
+        t0 = time.perf_counter()
+        n = conn.execute(text(ONE_PASS), params).rowcount
+        out["assign_phases"] = (time.perf_counter() - t0, n)
+        conn.rollback()
+    out["decide_campaigns"] = _render_floor(d)
+    out["send"] = smtp_floor(d, smtp_port)
+    return out
+
+
+AGGREGATE = """
+create temp table floor_score as
+select contact_id, count(*) as events, sum(p.points * power(cast(0.5 as float8),
+           (date_part('epoch', cast(:cutoff as timestamptz)) - date_part('epoch', occurred_at))
+           / (86400.0 * :score_half_life_days))) filter (where occurred_at >= w.since) as score
+from (
+    select contact_id, type, occurred_at from journeyflow.events where occurred_at < :cutoff
+    union all
+    select i.contact_id, a.type, a.occurred_at
+    from journeyflow.identities i join journeyflow.anonymous_events a using (anonymous_id)
+    where i.identified_at < :cutoff and a.occurred_at < :cutoff
+) e
+cross join (select :cutoff - make_interval(days => :score_window_days) as since) w
+left join (
+    select key as type, value::float8 as points
+    from jsonb_each_text(cast(:score_points as jsonb))
+) p using (type)
+group by contact_id
+"""
+ONE_PASS = """
+create temp table floor_phases as
+select contact_id, case when order_count > 0 then 'customer' else 'prospect' end as phase
+from journeyflow.contact_facts
+"""
+
+
+def _messages(d: date) -> list[tuple]:
+    from journeyflow import warehouse
+
+    with warehouse.transaction() as conn:
+        return conn.exec_driver_sql(
+            """
+            select o.campaign, o.step, o.variant, c.contact_id, c.email, c.language,
+                   c.salutation, c.title, c.first_name, c.last_name, c.city,
+                   coalesce(f.order_count, 0), f.first_product, f.last_product,
+                   f.first_order_at, f.last_order_at
+            from journeyflow.outbox o
+            join journeyflow.contacts c using (contact_id)
+            left join journeyflow.contact_facts f using (contact_id)
+            where o.run_date = %(d)s and o.channel = 'email'
+            """,
+            {"d": d},
+        ).all()
+
+
+def _render_floor(d: date) -> tuple[float, int]:
+    """Jinja alone (subject, text, HTML; one process) for the emails D put into the outbox."""
+    from journeyflow.email.render import Recipient, Renderer
+
+    rows = _messages(d)
+    renderer = Renderer()
+    t0 = time.perf_counter()
+    for campaign, step, variant, *contact in rows:
+        renderer.render(Recipient(*contact), campaign, step, d, variant)
+    return time.perf_counter() - t0, len(rows)
+
+
+def smtp_floor(d: date, port: int, sample: int = 20_000) -> tuple[float, int]:
+    """The plain smtplib loop on (a sample of) the emails D sent, scaled to all of them."""
+    from journeyflow import warehouse
+
+    with warehouse.transaction() as conn:
+        rows = conn.exec_driver_sql(
+            "select recipient, message, count(*) over () from journeyflow.outbox "
+            "where run_date = %(d)s and channel = 'email' and status = 'sent' limit %(n)s",
+            {"d": d, "n": sample},
+        ).all()
+    if not rows:
+        return 0.0, 0
+    sent = rows[0][2]  # all of D's sent emails, counted before the limit
+    messages = [(rcpt, body.encode("ascii")) for rcpt, body, _ in rows]
+    t0 = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for rcpt, body in messages:
+            smtp.sendmail("news@lichtblick.example", [rcpt], body)
+    return (time.perf_counter() - t0) * sent / len(messages), sent
