@@ -5,11 +5,15 @@ rendering in worker processes (D = 2026-11-20).
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
+from email import message_from_string, policy
+
+import pytest
 
 from journeyflow import campaigns
 from journeyflow import config as settings
 from journeyflow.config import paths
-from journeyflow.email import enqueue, render
+from journeyflow.email import enqueue, mime, render
 from journeyflow.email.templates import check_templates
 from tests.campaign_world import (
     outbox_rows,
@@ -51,6 +55,31 @@ def test_greetings():
     ]  # fmt: skip
     for recipient, lang, tone, expected in cases:
         assert render.greeting(recipient, lang, tone) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "subject"),
+    [
+        ("Jonas Weiß", "Ihr Gutschein für Lichtblick"),
+        ('Anna "Anni" Müller, Dr.', "Schön, dass Sie da sind – " * 6),  # folded, several words
+        ("Zoë 🌱 Ørsted-Ñúñez " * 4, "Plain ASCII subject"),  # a character never split
+        ('Smith, John "JJ"', "Hello"),  # ASCII with specials: quoted
+    ],
+)
+def test_headers_with_any_name_and_subject_arrive_as_written(name, subject):
+    text = mime.build_message(
+        sender="Lichtblick Café <news@lichtblick.example>", recipient="a@example.com",
+        recipient_name=name, subject=subject, text="Hallo", html="<p>Hallo</p>",
+        msg_id="<x@lichtblick.example>", campaign="welcome_drip", step=1,
+        unsubscribe_url="https://u.example/u/t", lang="de",
+        when=datetime(2026, 11, 20, 9, tzinfo=UTC),
+    )  # fmt: skip
+    assert text.isascii() and all(len(line) <= 998 for line in text.split("\r\n"))
+    msg = message_from_string(text, policy=policy.default)
+    assert msg["To"].addresses[0].display_name == name.strip()
+    assert msg["To"].addresses[0].addr_spec == "a@example.com"
+    assert msg["Subject"] == " ".join(subject.split())
+    assert msg["From"].addresses[0].display_name == "Lichtblick Café"
 
 
 def test_english_with_german_fallback(db, world, smtp, config, tmp_path, monkeypatch):

@@ -142,6 +142,7 @@ class Renderer:
         self._brand = {"name": "", "url": "", "support_email": "", "sender_name": "",
                        "imprint": []} | self.cfg.brand  # fmt: skip
         self._brands: dict[str, SimpleNamespace] = {}
+        self._links: dict[tuple[str, int, str], dict[str, str]] = {}
         self.from_address = self.cfg.sender.from_address
 
     def brand(self, lang: str) -> SimpleNamespace:
@@ -214,22 +215,19 @@ class Renderer:
     ) -> dict[str, str]:
         from journeyflow.unsubscribe.tokens import make_token, unsubscribe_url
 
-        base = str(self._brand["url"]).rstrip("/")
-        track = urlencode(
-            {
-                "utm_source": "journeyflow",
-                "utm_medium": "email",
-                "utm_campaign": campaign,
-                "utm_content": f"step{step}" + ("" if variant == MAIN_VARIANT else f"-{variant}"),
-            }  # fmt: skip
-        )
+        key = (campaign, step, variant)
+        if key not in self._links:  # the same for every recipient of a step
+            base = str(self._brand["url"]).rstrip("/")
+            content = f"step{step}" + ("" if variant == MAIN_VARIANT else f"-{variant}")
+            track = urlencode({"utm_source": "journeyflow", "utm_medium": "email",
+                               "utm_campaign": campaign, "utm_content": content})  # fmt: skip
+            self._links[key] = {
+                "shop": f"{base}/?{track}",
+                "review": f"{base}/bewertungen/?{track}",
+                "help": f"{base}/hilfe/?{track}",
+            }
         token = make_token(contact_id, campaign, self.keys())
-        return {
-            "shop": f"{base}/?{track}",
-            "review": f"{base}/bewertungen/?{track}",
-            "help": f"{base}/hilfe/?{track}",
-            "unsubscribe": unsubscribe_url(self.unsubscribe_base(), token),
-        }
+        return self._links[key] | {"unsubscribe": unsubscribe_url(self.unsubscribe_base(), token)}
 
     def context(
         self, r: Recipient, campaign: str, step: int, run_date: date, variant: str = MAIN_VARIANT
