@@ -21,11 +21,11 @@ from sqlalchemy.engine import Connection
 from journeyflow import progress, warehouse
 from journeyflow.config import load_config
 from journeyflow.email.render import Recipient, Renderer
+from journeyflow.email.rows import init_worker, render_in_worker, render_rows
 from journeyflow.email.transport import sender_address
 from journeyflow.sqlfile import read, statement
-from journeyflow.states import Channel
 
-RENDER_CHUNK = 1000
+RENDER_CHUNK = 500  # rows per chunk: a chunk of messages is about 3 MB of text
 PARALLEL_FROM = 5000  # queued emails from which rendering runs in worker processes
 _COPY = (
     "copy journeyflow.outbox (contact_id, campaign, step, occurrence, channel, run_date, "
@@ -59,13 +59,13 @@ def enqueue(conn: Connection, d: date) -> int:
         chunks = ((d, now, rows) for rows in iter(lambda: cur.fetchmany(RENDER_CHUNK), []))
         with progress.bar("render", "messages", total=total) as bar:
             if total < PARALLEL_FROM:
-                rendered = _copy_rendered(conn, map(partial(_render_chunk, renderer), chunks), bar)
+                rendered = _copy_rendered(conn, map(partial(render_rows, renderer), chunks), bar)
             else:  # rendering is CPU work in Python: spread it over the cores while COPY runs
                 ctx = multiprocessing.get_context("spawn")
                 workers = max(2, min(4, os.cpu_count() or 2))
                 init = (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
                         renderer.from_address)  # fmt: skip
-                with ctx.Pool(workers, _init_worker, init) as pool:
+                with ctx.Pool(workers, init_worker, init) as pool:
                     rendered = _copy_rendered(conn, _in_order(pool, chunks, 2 * workers), bar)
     return new + rendered
 
@@ -76,7 +76,7 @@ def _in_order(pool: Any, chunks: Iterator[tuple], ahead: int) -> Iterator[tuple[
     during a COPY would hang it)."""
     pending: deque = deque()
     for chunk in chunks:
-        pending.append(pool.apply_async(_render_in_worker, (chunk,)))
+        pending.append(pool.apply_async(render_in_worker, (chunk,)))
         if len(pending) >= ahead:
             yield pending.popleft().get()
     while pending:
@@ -91,38 +91,3 @@ def _copy_rendered(conn: Connection, blocks: Iterator[tuple[int, str]], bar: Any
         bar.advance(count)
         rows += count
     return rows
-
-
-def _copy_text(value: str) -> str:
-    """A value for COPY's text format (our values contain CR, LF, never NUL)."""
-    return (
-        value.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
-        .replace("\t", "\\t")
-    )  # fmt: skip
-
-
-def _render_chunk(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> tuple[int, str]:
-    """Render a chunk of queued recipients into COPY text lines for the outbox: (rows, text)."""
-    d, now, rows = chunk
-    lines = []
-    for campaign, step, occurrence, variant, *contact in rows:
-        r = Recipient(*contact)
-        msg_id, body = renderer.message(r, campaign, step, occurrence, d, now, variant)
-        fields = (r.contact_id, campaign, str(step), str(occurrence), Channel.EMAIL, d.isoformat(),
-                  msg_id, r.email, body, variant)  # fmt: skip
-        lines.append("\t".join(map(_copy_text, fields)))
-    block = "\n".join(lines) + "\n" if lines else ""
-    return len(lines), block
-
-
-_WORKER_RENDERER: Any = None
-
-
-def _init_worker(templates_dir: Any, keys: Any, unsubscribe_base: str, from_address: str) -> None:
-    global _WORKER_RENDERER
-    renderer = Renderer(templates_dir, keys=keys, unsubscribe_base=unsubscribe_base)
-    _WORKER_RENDERER = renderer.with_sender(from_address)
-
-
-def _render_in_worker(chunk: tuple[date, datetime, list[tuple]]) -> tuple[int, str]:
-    return _render_chunk(_WORKER_RENDERER, chunk)
