@@ -1,10 +1,11 @@
 """The floors of bench/nightly.py, measured on the warehouse a night left: COPY of the same rows,
 one aggregate with the same decay over the same events, one pass over the facts, Jinja rendering
-the same messages (one process), a plain smtplib loop (on a sample, scaled)."""
+the same messages (as many processes as decide), a plain smtplib loop (on a sample, scaled)."""
 
 from __future__ import annotations
 
 import io
+import multiprocessing
 import smtplib
 import time
 from datetime import date
@@ -106,15 +107,38 @@ def _messages(d: date) -> list[tuple]:
 
 
 def _render_floor(d: date) -> tuple[float, int]:
-    """Jinja alone (subject, text, HTML; one process) for the emails D put into the outbox."""
+    """Jinja alone (subject, text and HTML, no MIME, no database) for the emails D put into the
+    outbox, in as many processes as decide renders with (their start included), or in this one
+    below ``PARALLEL_FROM`` as decide does."""
+    from journeyflow.email.enqueue import PARALLEL_FROM, RENDER_CHUNK
     from journeyflow.email.render import Recipient, Renderer
+    from journeyflow.email.rows import init_worker, worker_count
 
     rows = _messages(d)
     renderer = Renderer()
+    init = (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
+            renderer.from_address)  # fmt: skip
     t0 = time.perf_counter()
+    if len(rows) < PARALLEL_FROM:
+        for campaign, step, variant, *contact in rows:
+            renderer.render(Recipient(*contact), campaign, step, d, variant)
+        return time.perf_counter() - t0, len(rows)
+    chunks = [(d, rows[i : i + RENDER_CHUNK]) for i in range(0, len(rows), RENDER_CHUNK)]
+    t0 = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(worker_count(), init_worker, init) as pool:
+        rendered = sum(pool.imap_unordered(_jinja_only, chunks))
+    return time.perf_counter() - t0, rendered
+
+
+def _jinja_only(chunk: tuple[date, list[tuple]]) -> int:
+    from journeyflow.email.render import Recipient
+    from journeyflow.email.rows import worker_renderer
+
+    d, rows = chunk
+    renderer = worker_renderer()
     for campaign, step, variant, *contact in rows:
         renderer.render(Recipient(*contact), campaign, step, d, variant)
-    return time.perf_counter() - t0, len(rows)
+    return len(rows)
 
 
 def smtp_floor(d: date, port: int, sample: int = 20_000) -> tuple[float, int]:

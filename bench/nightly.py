@@ -45,7 +45,7 @@ FLOORS = {  # task -> the floor it is compared with
     "ingest": "COPY of the same rows",
     "score": "one aggregate, same decay, same events",
     "assign_phases": "one pass over the facts",
-    "decide_campaigns": "Jinja rendering the same messages",
+    "decide_campaigns": "Jinja rendering the same messages, as many processes",
     "send": "plain smtplib loop (timed on up to 20,000, scaled)",
 }
 INGEST = ("extract_contacts", "extract_events", "load", "merge")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -21,7 +20,7 @@ from sqlalchemy.engine import Connection
 from journeyflow import progress, warehouse
 from journeyflow.config import load_config
 from journeyflow.email.render import Recipient, Renderer
-from journeyflow.email.rows import init_worker, render_in_worker, render_rows
+from journeyflow.email.rows import init_worker, render_in_worker, render_rows, worker_count
 from journeyflow.email.transport import sender_address
 from journeyflow.sqlfile import read, statement
 
@@ -62,7 +61,7 @@ def enqueue(conn: Connection, d: date) -> int:
                 rendered = _copy_rendered(conn, map(partial(render_rows, renderer), chunks), bar)
             else:  # rendering is CPU work in Python: spread it over the cores while COPY runs
                 ctx = multiprocessing.get_context("spawn")
-                workers = max(2, min(4, os.cpu_count() or 2))
+                workers = worker_count()
                 init = (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
                         renderer.from_address)  # fmt: skip
                 with ctx.Pool(workers, init_worker, init) as pool:

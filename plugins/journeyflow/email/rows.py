@@ -4,6 +4,7 @@ processes. Imports rendering only (no database, no Airflow), so a worker stays s
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from typing import Any
 
@@ -36,6 +37,11 @@ def render_rows(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> tup
 _WORKER_RENDERER: Any = None
 
 
+def worker_count() -> int:
+    """Rendering processes: one per core, at least 2, at most 4."""
+    return max(2, min(4, os.cpu_count() or 2))
+
+
 def init_worker(templates_dir: Any, keys: Any, unsubscribe_base: str, from_address: str) -> None:
     global _WORKER_RENDERER
     renderer = Renderer(templates_dir, keys=keys, unsubscribe_base=unsubscribe_base)
@@ -44,3 +50,8 @@ def init_worker(templates_dir: Any, keys: Any, unsubscribe_base: str, from_addre
 
 def render_in_worker(chunk: tuple[date, datetime, list[tuple]]) -> tuple[int, str]:
     return render_rows(_WORKER_RENDERER, chunk)
+
+
+def worker_renderer() -> Any:
+    """The renderer ``init_worker`` made in this worker process."""
+    return _WORKER_RENDERER
