@@ -49,7 +49,7 @@ def enqueue(conn: Connection, d: date) -> int:
     conn.execute(statement("outbox/queue_held_out"), d_)
     new = conn.execute(statement("outbox/queue_letters"), d_).rowcount
     renderer = Renderer().with_sender(sender_address())
-    total = conn.execute(statement("outbox/queued_emails")).scalar()  # at most this many
+    total = conn.execute(statement("outbox/queued_emails")).scalar()  # recipients has as many
     now = datetime.now(load_config().tz)
     # a server-side cursor: the recipients come chunk by chunk, never all in memory at once
     with conn.connection.dbapi_connection.cursor(name="recipients") as cur:
