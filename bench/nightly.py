@@ -284,8 +284,9 @@ def report(title, d, tasks: dict[str, Task], steps, measured, wall, base_mb: flo
         f"dag.test() wall {wall:.1f}s"
     )
     print(f"  peak RSS of any task: {tasks[peak].peak_mb:.0f} MB in dag.test()'s process "
-          f"({peak}); as its own process, the DAG loaded ({base_mb:.0f} MB) plus what the task "
-          f"added: {base_mb + added:.0f} MB ({alone})")  # fmt: skip
+          f"({peak}); as its own process, estimated as a new process with the DAG loaded "
+          f"({base_mb:.0f} MB) plus what the task and its children added: "
+          f"{base_mb + added:.0f} MB ({alone})")  # fmt: skip
 
 
 def main() -> None:

@@ -4,9 +4,11 @@ rendering in worker processes (D = 2026-11-20).
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 from datetime import UTC, datetime
 from email import message_from_string, policy
+from itertools import takewhile
 
 import pytest
 
@@ -80,6 +82,23 @@ def test_headers_with_any_name_and_subject_arrive_as_written(name, subject):
     assert msg["To"].addresses[0].addr_spec == "a@example.com"
     assert msg["Subject"] == " ".join(subject.split())
     assert msg["From"].addresses[0].display_name == "Lichtblick Café"
+    header = text.split("\r\n\r\n")[0]
+    subject_field = header[header.index("\r\nSubject: ") + 2 :].split("\r\n")
+    subject_lines = [subject_field[0], *takewhile(lambda line: line[:1] == " ", subject_field[1:])]
+    assert all(len(line) <= 78 for line in subject_lines)  # folded as RFC 5322 recommends
+
+
+def test_a_very_long_name_is_cut_at_a_character_and_no_line_passes_998():
+    for name in ("Ä" + "x" * 2000, "x" * 2000, "🌱" * 500):
+        text = mime.build_message(
+            sender="news@lichtblick.example", recipient="a@example.com", recipient_name=name,
+            subject="Hallo", text="Hallo", html="<p>Hallo</p>", msg_id="<x@lichtblick.example>",
+            campaign="welcome_drip", step=1, unsubscribe_url="https://u.example/u/t", lang="de",
+            when=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        )  # fmt: skip
+        assert all(len(line) <= 998 for line in text.split("\r\n"))
+        shown = message_from_string(text, policy=policy.default)["To"].addresses[0].display_name
+        assert name.startswith(shown) and 0 < len(shown.encode()) <= 300
 
 
 def test_english_with_german_fallback(db, world, smtp, config, tmp_path, monkeypatch):
@@ -162,3 +181,23 @@ def test_rendering_in_worker_processes_gives_the_same_messages(db, world, smtp, 
     assert len(parallel) == 6 and serial.keys() == parallel.keys()
     for cid, message in serial.items():
         assert without_date(message) == without_date(parallel[cid])
+
+
+def test_a_rendering_worker_loads_neither_the_database_layer_nor_airflow(config):
+    from datetime import date
+
+    from journeyflow.email import rows
+    from journeyflow.unsubscribe.keys import parse_keys
+
+    keys = parse_keys("k1:" + "s" * 40, "test")
+    init = (paths.TEMPLATES_DIR, keys, "https://shop.example/u/", "news@shop.example")
+    now = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    recipient = ("c1", "a@example.com", "de", "Frau", None, "Jördis", "Nüßle", "Köln", 1,
+                 "Tee", "Tee", now, now)  # fmt: skip
+    chunk = (date(2026, 11, 20), now, [("welcome_drip", 1, 1, "main", *recipient)])
+    with multiprocessing.get_context("spawn").Pool(1, rows.init_worker, init) as pool:
+        assert pool.apply(rows.render_in_worker, (chunk,))[0] == 1
+        # a builtin runs in the worker as is (a function of this module would import the tests)
+        loaded = pool.apply(eval, ("[m for m in ('sqlalchemy', 'psycopg2', 'airflow') "
+                                   "if m in __import__('sys').modules]",))  # fmt: skip
+    assert loaded == []

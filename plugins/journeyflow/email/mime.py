@@ -15,7 +15,7 @@ from datetime import datetime
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # and Unicode's line breaks
 
 
 def clean(value: str | None) -> str | None:
@@ -32,15 +32,16 @@ def _qp(body: str) -> str:
     return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).decode("ascii")
 
 
-_WORD_BYTES = 45  # an encoded word of at most 75 characters: =?utf-8?b?<60 base64>?=
+_WORD_BYTES = 42  # "Subject: =?utf-8?b?<56 base64>?=" stays within 78 characters
+_NAME_BYTES = 300  # a display name longer than this is cut: the line stays far below 998
 
 
 def encode_words(value: str, fold: bool = True) -> str:
-    """RFC 2047 for a header value: ASCII as it is, anything else as base64 encoded words, folded
-    without splitting a character (``fold=False``: one word, as ``formataddr`` writes a display
-    name, since parsers of address headers put a space between adjacent words). Replaces
-    ``email.header``, which weighs every encoding per character and was most of a message's cost.
-    """
+    """RFC 2047 for a header value (cleaned by the caller, see ``clean``): ASCII as it is,
+    anything else as base64 encoded words, folded without splitting a character (``fold=False``:
+    one word, as ``formataddr`` writes a display name, since parsers of address headers put a
+    space between adjacent words). Replaces ``email.header``, which weighs every encoding per
+    character and was most of a message's cost."""
     if value.isascii():
         return value
     data = value.encode("utf-8")
@@ -61,8 +62,11 @@ def encode_words(value: str, fold: bool = True) -> str:
 
 
 def mailbox(name: str | None, address: str) -> str:
-    """``Name <address>`` as ``formataddr`` writes it: an ASCII name quoted where needed, any
-    other as one encoded word."""
+    """``Name <address>`` (decoding as ``formataddr`` writes it): an ASCII name quoted where
+    needed, any other as one encoded word; a name over 300 bytes is cut at a character. The
+    caller cleans the name (``clean``); an address must be ASCII."""
+    if name and len(name.encode("utf-8")) > _NAME_BYTES:
+        name = name.encode("utf-8")[:_NAME_BYTES].decode("utf-8", "ignore").rstrip()
     if not name or name.isascii():
         return formataddr((name or "", address))
     address.encode("ascii")  # as formataddr: an address is ASCII

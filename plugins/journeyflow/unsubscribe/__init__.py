@@ -17,7 +17,8 @@ The web app (``create_app``) confirms on GET and unsubscribes only on POST, beca
 prefetch GETs. Mail clients' one-click POST and the confirmation form both POST to the same URL.
 """
 
-from journeyflow.unsubscribe.app import MAX_BODY_BYTES, REASON, create_app, render_page, suppress
+from typing import Any
+
 from journeyflow.unsubscribe.keys import (
     CONN_ID,
     ENV_VAR,
@@ -36,3 +37,15 @@ __all__ = [
     "Keys", "UnsubscribeKeyError", "create_app", "key_file", "load_keys", "make_token",
     "parse_keys", "render_page", "suppress", "unsubscribe_url", "verify_token",
 ]  # fmt: skip
+
+_APP = ("MAX_BODY_BYTES", "REASON", "create_app", "render_page", "suppress")
+
+
+def __getattr__(name: str) -> Any:
+    """The web app's names, imported on first use: signing tokens (every rendering worker) then
+    does not load the app, the warehouse and SQLAlchemy."""
+    if name in _APP:
+        from journeyflow.unsubscribe import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
