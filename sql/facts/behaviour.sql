@@ -18,7 +18,10 @@ who as (
       and (not :some or c.contact_id in (select s.contact_id from pg_temp.scope s))
 ),
 
-linked as (  -- anonymous visitors identified before T: their events count as the contact's own
+-- The CTEs read twice are not materialized: a materialized CTE keeps PostgreSQL from a parallel
+-- plan, and it hashed the 23 M anonymous events instead of the 0.8 M links (2 M contacts: 93 s
+-- instead of 47 s for everyone).
+linked as not materialized (  -- visitors identified before T: their events are the contact's
     select i.contact_id, i.anonymous_id
     from journeyflow.identities i
     where i.identified_at < :cutoff
@@ -26,7 +29,7 @@ linked as (  -- anonymous visitors identified before T: their events count as th
       and (not :some or i.contact_id in (select s.contact_id from pg_temp.scope s))
 ),
 
-linked_events as (  -- all of a linked visitor's events before T, earlier ones included
+linked_events as not materialized (  -- a linked visitor's events before T, earlier ones too
     select
         l.contact_id, a.event_id, a.type, a.occurred_at, a.amount, a.rating, a.channel, a.kind,
         a.product
