@@ -49,12 +49,13 @@ def enqueue(conn: Connection, d: date) -> int:
     conn.execute(statement("outbox/queue_held_out"), d_)
     new = conn.execute(statement("outbox/queue_letters"), d_).rowcount
     renderer = Renderer().with_sender(sender_address())
-    total = conn.execute(statement("outbox/queued_emails")).scalar()  # recipients has as many
+    recipients = read("outbox/recipients")
+    total = conn.exec_driver_sql(f"select count(*) from ({recipients}) r").scalar()
     now = datetime.now(load_config().tz)
     # a server-side cursor: the recipients come chunk by chunk, never all in memory at once
     with conn.connection.dbapi_connection.cursor(name="recipients") as cur:
         cur.itersize = RENDER_CHUNK
-        cur.execute(read("outbox/recipients"))
+        cur.execute(recipients)
         chunks = ((d, now, rows) for rows in iter(lambda: cur.fetchmany(RENDER_CHUNK), []))
         with progress.bar("render", "messages", total=total) as bar:
             if total < PARALLEL_FROM:
