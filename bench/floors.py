@@ -112,20 +112,19 @@ def _render_floor(d: date) -> tuple[float, int]:
     below ``PARALLEL_FROM`` as decide does."""
     from journeyflow.email.enqueue import PARALLEL_FROM, RENDER_CHUNK
     from journeyflow.email.render import Recipient, Renderer
-    from journeyflow.email.rows import init_worker, worker_count
+    from journeyflow.email.rows import init_worker, worker_args, worker_count
 
     rows = _messages(d)
     renderer = Renderer()
-    init = (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
-            renderer.from_address)  # fmt: skip
     t0 = time.perf_counter()
     if len(rows) < PARALLEL_FROM:
         for campaign, step, variant, *contact in rows:
             renderer.render(Recipient(*contact), campaign, step, d, variant)
         return time.perf_counter() - t0, len(rows)
     chunks = [(d, rows[i : i + RENDER_CHUNK]) for i in range(0, len(rows), RENDER_CHUNK)]
+    ctx, init = multiprocessing.get_context("spawn"), worker_args(renderer)
     t0 = time.perf_counter()
-    with multiprocessing.get_context("spawn").Pool(worker_count(), init_worker, init) as pool:
+    with ctx.Pool(worker_count(), init_worker, init) as pool:
         rendered = sum(pool.imap_unordered(_jinja_only, chunks))
     return time.perf_counter() - t0, rendered
 

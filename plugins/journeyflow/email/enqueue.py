@@ -20,7 +20,13 @@ from sqlalchemy.engine import Connection
 from journeyflow import progress, warehouse
 from journeyflow.config import load_config
 from journeyflow.email.render import Recipient, Renderer
-from journeyflow.email.rows import init_worker, render_in_worker, render_rows, worker_count
+from journeyflow.email.rows import (
+    init_worker,
+    render_in_worker,
+    render_rows,
+    worker_args,
+    worker_count,
+)
 from journeyflow.email.transport import sender_address
 from journeyflow.sqlfile import read, statement
 
@@ -63,9 +69,7 @@ def enqueue(conn: Connection, d: date) -> int:
             else:  # rendering is CPU work in Python: spread it over the cores while COPY runs
                 ctx = multiprocessing.get_context("spawn")
                 workers = worker_count()
-                init = (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
-                        renderer.from_address)  # fmt: skip
-                with ctx.Pool(workers, init_worker, init) as pool:
+                with ctx.Pool(workers, init_worker, worker_args(renderer)) as pool:
                     rendered = _copy_rendered(conn, _in_order(pool, chunks, 2 * workers), bar)
     return new + rendered
 

@@ -42,6 +42,12 @@ def worker_count() -> int:
     return max(2, min(4, os.cpu_count() or 2))
 
 
+def worker_args(renderer: Renderer) -> tuple:
+    """What ``init_worker`` needs to make the same renderer in a worker process."""
+    return (renderer.templates_dir, renderer.keys(), renderer.unsubscribe_base(),
+            renderer.from_address)  # fmt: skip
+
+
 def init_worker(templates_dir: Any, keys: Any, unsubscribe_base: str, from_address: str) -> None:
     global _WORKER_RENDERER
     renderer = Renderer(templates_dir, keys=keys, unsubscribe_base=unsubscribe_base)
