@@ -270,3 +270,30 @@ def test_a_phase_file_that_fails_in_the_run_is_named(world, tmp_path, body, says
     with pytest.raises(lifecycle.phases.PhaseFileError, match="35_vip.sql") as failed:
         world.run(phases_dir=phases)
     assert says in str(failed.value)
+
+
+def test_plain_phase_files_are_one_pass_and_the_others_keep_their_priority(world, tmp_path):
+    phases = tmp_path / "phases"
+    shutil.copytree(lifecycle.PHASES_DIR, phases)
+    (phases / "05_vip.sql").write_text(  # not a plain filter: a join, read on its own
+        "-- phase: vip\n-- rule: Dresden's big spenders.\n"
+        "select f.contact_id from facts f join journeyflow.contacts c using (contact_id)\n"
+        "where c.city = 'Dresden' and f.revenue >= 1000\n"
+    )
+    (phases / "95_never.sql").write_text(  # after awareness, which takes everyone else
+        "-- phase: never\n-- rule: Nobody.\nselect contact_id from facts f\n"
+    )
+    rules = lifecycle.phases.load_phases(phases)
+    plain = {r.phase for r in rules if lifecycle.phases.condition(r)}
+    assert plain == {r.phase for r in rules} - {"vip", "never"}
+    assert lifecycle.phases.matches(rules).count("union all") == 2
+    vip = world.contact()
+    world.event(vip, "purchase", T - 300 * DAY, amount=1200)  # at risk too, which comes later
+    at_risk = customer(world, T - 300 * DAY)
+    world.run(phases_dir=phases)
+    assert (world.phase(vip), world.phase(at_risk)) == ("vip", "at_risk")
+    with world.db.transaction() as conn:
+        never = conn.execute(
+            text("select contacts from journeyflow.phase_counts where phase = 'never'")
+        ).scalar()
+    assert never == 0

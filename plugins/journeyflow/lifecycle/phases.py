@@ -75,6 +75,25 @@ def strip(sql: str) -> str:
     return sql.strip().rstrip(";")
 
 
+_PLAIN = re.compile(r"select\s+contact_id\s+from\s+facts(?:\s+where\s+(.+))?", re.I | re.S)
+_NOT_PLAIN = re.compile(
+    r"--|/\*|;|\b(union|intersect|except|group\s+by|having|order\s+by|limit|offset|window|fetch)\b",
+    re.I,
+)
+
+
+def condition(rule: PhaseRule) -> str | None:
+    """The condition of a phase file that is a plain filter over the facts (``select contact_id
+    from facts [where <condition>]``), folded into one pass with the others; else None."""
+    body = "\n".join(
+        line for line in strip(rule.sql).splitlines() if not line.lstrip().startswith("--")
+    )
+    plain = _PLAIN.fullmatch(body.strip())
+    if not plain or _NOT_PLAIN.search(plain.group(1) or ""):
+        return None
+    return plain.group(1) or "true"
+
+
 def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
     """Assign every contact the first phase whose file selects it; keep history and counts."""
     rules = load_phases(phases_dir)
@@ -85,7 +104,6 @@ def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
         conn.execute(statement("lifecycle/facts_view"))
         conn.execute(statement("lifecycle/assigned_table"))
         _assign(conn, rules, params)
-        conn.exec_driver_sql("analyze assigned")
         latest = conn.execute(statement("lifecycle/last_phase_run")).scalar()
         if latest is not None and latest > run_date:
             log.warning(
@@ -114,25 +132,47 @@ def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
     return result
 
 
-def _assign(conn: Connection, rules: list[PhaseRule], params: dict) -> None:
-    """Fill ``assigned``: each contact's first matching phase, all files in one statement (one
-    aggregate over what they select). When it fails, the file that fails on its own is named."""
-    if not rules:
-        return
-    matches = " union all ".join(
+def matches(rules: list[PhaseRule]) -> str:
+    """The query of (contact_id, rank) for every contact a phase file selects, rank being the
+    file's place in ``rules`` (from 1). The plain filters (see ``condition``) are one pass over
+    the facts: a case of their conditions in priority order, the first match wins."""
+    plain = {rank: condition(rule) for rank, rule in enumerate(rules, start=1)}
+    parts = [
         f"select q.contact_id, {rank} as rank from ({strip(rule.sql)}) q"
         for rank, rule in enumerate(rules, start=1)
-    )
+        if plain[rank] is None
+    ]
+    cases = " ".join(f"when ({cond}) then {rank}" for rank, cond in plain.items() if cond)
+    if cases:
+        parts.insert(
+            0,
+            "select q.contact_id, q.rank from "
+            f"(select contact_id, case {cases} end as rank from facts) q where q.rank is not null",
+        )
+    return " union all ".join(parts)
+
+
+def _assign(conn: Connection, rules: list[PhaseRule], params: dict) -> None:
+    """Fill ``assigned``: each contact's first matching phase, all files in one statement. When
+    it fails, the file that fails on its own is named."""
+    if not rules:
+        return
     order = {"phases": [r.phase for r in rules], "priorities": [r.priority for r in rules]}
+    if all(condition(rule) for rule in rules):  # one pass, one row per contact of the facts
+        query = (
+            "select m.contact_id, (cast(:phases as text[]))[m.rank], "
+            f"(cast(:priorities as int[]))[m.rank] from ({matches(rules)}) m"
+        )
+    else:
+        query = (
+            "select m.contact_id, (cast(:phases as text[]))[min(m.rank)], "
+            "(cast(:priorities as int[]))[min(m.rank)] "
+            f"from ({matches(rules)}) m group by m.contact_id"
+        )
     savepoint = conn.begin_nested()
     try:
         conn.execute(
-            text(
-                "insert into assigned (contact_id, phase, priority) "
-                "select m.contact_id, (cast(:phases as text[]))[min(m.rank)], "
-                "(cast(:priorities as int[]))[min(m.rank)] "
-                f"from ({matches}) m group by m.contact_id"
-            ),
+            text(f"insert into assigned (contact_id, phase, priority) {query}"),
             {**params, **order},
         )
         savepoint.commit()
@@ -162,6 +202,7 @@ def _revert(conn: Connection, run_date: date) -> None:
 
 def _apply(conn: Connection, run_date: date, cutoff) -> None:
     params = {"d": run_date, "t": cutoff}
+    conn.execute(statement("lifecycle/moves_table"))
     conn.execute(statement("lifecycle/close_stays"), params)
     conn.execute(statement("lifecycle/open_stays"), params)
 
