@@ -240,7 +240,8 @@ def night(title: str, d: date, clock: TaskClock, smtp_port: int, base_mb: float)
         measured = other.submit(floors, d, smtp_port).result()  # not in the DAG's process
     report(title, d, clock.tasks, steps, measured, wall, base_mb)
     print(f"  score: behaviour {score.get('behaviour')}, "
-          f"{score.get('recomputed', 0):,} contacts recomputed")  # fmt: skip
+          f"{score.get('recomputed', 0):,} contacts recomputed, "
+          f"{score.get('folded', 0):,} folded in")  # fmt: skip
     return measured
 
 

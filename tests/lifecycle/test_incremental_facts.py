@@ -100,8 +100,10 @@ def test_a_replayed_date_gives_the_same_scores_as_the_nights_that_recomputed_onl
     anonymous(db, "A-early", t1 - HOUR, "identify", contact=linked, identified=t1 - HOUR)
     how = night_and_replay(world, db, d1)
     assert how["behaviour"] == "incremental"
-    changed = {active, late, newcomer, linked, leaving, bad_payer}  # its event left the window
-    assert how["recomputed"] == len(changed), how  # not the quiet ones
+    # a review, a new contact, a new link: from all their events; the day's purchase and the
+    # signup leaving the window are folded in; the quiet ones and the bad payer (its overdue
+    # payment is worth no points) keep their rows
+    assert (how["recomputed"], how["folded"]) == (3, 2), how
     second = kept_facts(db)
     signup = 10 * 0.5 ** ((365 - 5 / 24) / 90)  # what the signup was worth on D; gone on D+1
     expected = (first[leaving]["score"] - signup) * 0.5 ** (1 / 90)
@@ -123,7 +125,8 @@ def test_a_replayed_date_gives_the_same_scores_as_the_nights_that_recomputed_onl
             )
     how = night_and_replay(world, db, d2)
     assert how["behaviour"] == "incremental"
-    assert how["recomputed"] == 3  # the visitor's contact, the active contact's page view, P1
+    # P1 from all its events; the linked visitor's and the active contact's page views folded in
+    assert (how["recomputed"], how["folded"]) == (1, 2), how
     third = kept_facts(db)
     assert quiet[0] not in third and third["P1"]["order_count"] == 2
 
@@ -151,3 +154,38 @@ def test_a_short_half_life_neither_overflows_nor_differs_from_a_replay(world, db
     assert math.isclose(kept_facts(db)[cid]["score"], 0.5 ** (3 / 12))
     world.event(cid, "email_click", T + 5 * HOUR)
     night_and_replay(world, db, D + timedelta(days=1))
+
+
+def test_the_days_additions_fold_into_the_same_facts_as_a_replay(world, db):
+    """Late events, purchases before the first and after the last, a linked visitor's late
+    event: folded in. A purchase at the kept last one's very time: recomputed."""
+    early = customer(world, T - 100 * DAY, T - 50 * DAY)
+    tie = customer(world, T - 100 * DAY, T - 50 * DAY)
+    visitor = world.contact()
+    anonymous(db, "A-old", T - 90 * DAY, contact=visitor, identified=T - 90 * DAY)
+    world.run(D)
+
+    d1, t1 = D + timedelta(days=1), T + DAY
+    world.event(early, "purchase", T - 200 * DAY, product="Stativ", amount=10)  # a new first
+    world.event(early, "purchase", t1 - HOUR, product="Kurs", amount=20)  # a new last
+    world.event(early, "unsubscribe", T - 5 * DAY, channel="email")
+    world.event(early, "comment", T - 400 * DAY)  # late and out of the window: no points
+    world.event(tie, "purchase", T - 50 * DAY, product="Tasche")  # the kept last one's time
+    anonymous(db, "A-old", T - 20 * DAY, "purchase")  # the linked visitor's, arrived late
+    how = night_and_replay(world, db, d1)
+    assert (how["recomputed"], how["folded"]) == (1, 2), how
+    facts = kept_facts(db)
+    assert (facts[early]["first_product"], facts[early]["last_product"]) == ("Stativ", "Kurs")
+    assert facts[early]["order_count"] == 4 and facts[visitor]["order_count"] == 1
+
+
+def test_a_score_window_shorter_than_the_gap_folds_like_a_replay(world, db, config):
+    config(lambda raw: raw["rules"]["score"].update(window_days=2))
+    cid = world.contact()
+    for days in (1, 3, 4):
+        world.event(cid, "page_view", T - days * DAY + HOUR)
+    world.event(cid, "email_click", T + 2 * DAY)  # after D+1's cut-off, before D+3's
+    world.run(D)
+    night_and_replay(world, db, D + timedelta(days=1))
+    world.event(cid, "comment", T + DAY + HOUR)  # arrived late, already out of D+5's window
+    assert night_and_replay(world, db, D + timedelta(days=5))["folded"] == 1

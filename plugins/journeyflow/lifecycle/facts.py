@@ -6,10 +6,13 @@ factorises, so it keeps ``sum(points * 2^((t - t0)/h))``. ``sql/facts/contact_fa
 that into the facts as of T (``journeyflow.contact_facts``) for the phases, the campaigns and the
 reports.
 
-A night after the one the behaviour is of recomputes only the contacts whose events changed
-(triggers note them in ``journeyflow.behaviour_changed``), whose events entered or left the score
-window, or who are new. A replayed date, a gap of more than ``INCREMENTAL_DAYS`` or other score
-rules recompute everyone.
+A night after the one the behaviour is of folds the day's events into the kept rows
+(``sql/facts/delta.sql``, ``sql/facts/fold.sql``): the events added since (triggers keep their
+ids in ``journeyflow.behaviour_added``), those now before T and the points of those leaving the
+score window. It recomputes from all their events only the contacts whose events changed or went
+(triggers note them in ``journeyflow.behaviour_changed``), whose additions do not fold, who were
+linked to a visitor, or who are new. A replayed date, a gap of more than ``INCREMENTAL_DAYS`` or
+other score rules recompute everyone.
 """
 
 from __future__ import annotations
@@ -83,22 +86,29 @@ def refresh_behaviour(conn: Connection, run_date: date, params: dict[str, Any]) 
     )
     params["t0"] = state.t0 if incremental else cutoff
     insert = "insert into journeyflow.contact_behaviour"
+    folded = 0
     if incremental:
+        since = {**params, "since": state.cutoff}
         _scope(conn)
-        conn.execute(statement("facts/changed"), {**params, "since": state.cutoff})
+        conn.execute(statement("facts/delta"), since)
+        conn.exec_driver_sql("analyze delta")
+        conn.execute(statement("facts/changed"), since)
         conn.exec_driver_sql("analyze scope")
+        folded = conn.execute(statement("facts/fold")).rowcount
         conn.execute(statement("facts/forget_changed"))
         rows = _behaviour(conn, params, insert, some=True)
     else:
         conn.exec_driver_sql(
-            "truncate journeyflow.contact_behaviour, journeyflow.behaviour_changed"
+            "truncate journeyflow.contact_behaviour, journeyflow.behaviour_changed, "
+            "journeyflow.behaviour_added"
         )
         rows = _behaviour(conn, params, insert)
     conn.execute(
         statement("facts/keep_state"),
         {"d": run_date, "t": cutoff, "t0": params["t0"], "shape": json.dumps(shape)},
     )
-    return {"behaviour": "incremental" if incremental else "full", "recomputed": rows}
+    how = "incremental" if incremental else "full"
+    return {"behaviour": how, "recomputed": rows, "folded": folded}
 
 
 def score(run_date: date) -> StepResult:
