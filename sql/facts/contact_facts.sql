@@ -44,9 +44,12 @@ suppressed as (  -- unsubscribe link and hard bounces at sending: honoured by ev
     group by s.contact_id
 ),
 
-contacts as (
+contacts as (  -- joined with the behaviour once (read twice, the CTE would be written out)
     select
         c.*,
+        b.order_count, b.first_order_at, b.last_order_at, b.revenue, b.first_product,
+        b.avg_rating, b.min_rating, b.last_engaged_at, b.last_referral_at, b.last_response_at,
+        b.score, b.bad_payer, b.bad_reviewer, b.last_product, b.first_event_at, b.anonymous_ids,
         case  -- a forgotten person's flags stay what they were (no campaign takes them)
             when c.email is null and c.erased_at is null then 'no email address'
             when not coalesce(c.email_valid, false) then 'invalid email address'
@@ -84,40 +87,39 @@ final as (
     select
         c.contact_id,
         cast(:run_date as date) as run_date,
-        coalesce(b.order_count, 0) as order_count,
-        b.first_order_at,
-        b.last_order_at,
-        coalesce(b.revenue, 0) as revenue,
-        b.first_product,
-        round(b.avg_rating, 2) as avg_rating,
-        b.min_rating,
-        b.last_engaged_at,
-        b.last_referral_at,
-        coalesce(b.score, 0) as score,
+        coalesce(c.order_count, 0) as order_count,
+        c.first_order_at,
+        c.last_order_at,
+        coalesce(c.revenue, 0) as revenue,
+        c.first_product,
+        round(c.avg_rating, 2) as avg_rating,
+        c.min_rating,
+        c.last_engaged_at,
+        c.last_referral_at,
+        coalesce(c.score, 0) as score,
         case
-            when coalesce(b.score, 0) >= :score_hot_from then 'hot'
-            when coalesce(b.score, 0) >= :score_warm_from then 'warm'
+            when coalesce(c.score, 0) >= :score_hot_from then 'hot'
+            when coalesce(c.score, 0) >= :score_warm_from then 'warm'
             else 'cold'
         end as engagement_level,
         c.email_block is null as email_ok,
         c.email_block is not null or (
             coalesce(s.emails, 0) >= :email_dead_sends
-            and coalesce(b.last_response_at < :cutoff - make_interval(days => :email_dead_days), true)
+            and coalesce(c.last_response_at < :cutoff - make_interval(days => :email_dead_days), true)
         ) as email_dead,
         c.postal_ok,
-        coalesce(b.bad_payer, false) as bad_payer,
-        coalesce(b.bad_reviewer, false) as bad_reviewer,
+        coalesce(c.bad_payer, false) as bad_payer,
+        coalesce(c.bad_reviewer, false) as bad_reviewer,
         c.consent_status,
         c.consent_confirmed_at,
         c.created_at,
-        b.last_product,
+        c.last_product,
         c.email_block,
         -- first touch: the earliest event of the contact or a linked visitor, or its creation
-        least(b.first_event_at, c.created_at) as first_touch_at,
-        coalesce(b.anonymous_ids, 0) as anonymous_ids,
+        least(c.first_event_at, c.created_at) as first_touch_at,
+        coalesce(c.anonymous_ids, 0) as anonymous_ids,
         c.erased_at is not null as erased
     from contacts c
-    left join behaviour b using (contact_id)
     left join sends s using (contact_id)
 )
 

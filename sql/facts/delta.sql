@@ -12,8 +12,14 @@ with bounds as (
         cast(:cutoff as timestamptz) - make_interval(days => :score_window_days) as score_since
 ),
 
-taken as (
-    delete from journeyflow.behaviour_added returning event_id, anonymous
+taken as (  -- an id can be listed twice (inserted, deleted, inserted again): read it once
+    delete from journeyflow.behaviour_added returning event_id, anonymous, occurred_at
+),
+
+late as (  -- the added ones that happened before the last cut-off
+    select distinct t.event_id, t.anonymous
+    from taken t, bounds b
+    where t.occurred_at < b.since
 ),
 
 points as (
@@ -33,7 +39,7 @@ added as (  -- before T: happened since the last cut-off, or arrived since with 
     where e.occurred_at >= b.since and e.occurred_at < b.cutoff
     union all
     select e.contact_id, e.event_id, e.type, e.occurred_at, e.amount, e.channel, e.kind, e.product
-    from taken t
+    from late t
     join journeyflow.events e using (event_id)
     cross join bounds b
     where not t.anonymous and e.occurred_at < b.since
@@ -45,7 +51,7 @@ added as (  -- before T: happened since the last cut-off, or arrived since with 
     where a.occurred_at >= b.since and a.occurred_at < b.cutoff
     union all
     select l.contact_id, a.event_id, a.type, a.occurred_at, a.amount, a.channel, a.kind, a.product
-    from taken t
+    from late t
     join journeyflow.anonymous_events a using (event_id)
     join linked l using (anonymous_id)
     cross join bounds b
@@ -57,7 +63,10 @@ leaving as (  -- counted on the last night (before :since, not added since), now
     from journeyflow.events e, bounds b
     where e.occurred_at >= b.left_since and e.occurred_at < b.score_since
       and e.occurred_at < b.since
-      and e.event_id not in (select t.event_id from taken t where not t.anonymous)
+      and e.event_id not in (
+          select t.event_id from taken t, bounds b
+          where not t.anonymous and t.occurred_at >= b.left_since and t.occurred_at < b.since
+      )
     union all
     select l.contact_id, a.type, a.occurred_at
     from journeyflow.anonymous_events a
@@ -65,7 +74,10 @@ leaving as (  -- counted on the last night (before :since, not added since), now
     cross join bounds b
     where a.occurred_at >= b.left_since and a.occurred_at < b.score_since
       and a.occurred_at < b.since
-      and a.event_id not in (select t.event_id from taken t where t.anonymous)
+      and a.event_id not in (
+          select t.event_id from taken t, bounds b
+          where t.anonymous and t.occurred_at >= b.left_since and t.occurred_at < b.since
+      )
 ),
 
 -- points * 2^((t - t0)/h), as in sql/facts/behaviour.sql

@@ -7,8 +7,9 @@
 -- behaviour is then recomputed from all their events.
 
 create table if not exists journeyflow.behaviour_added (
-    event_id   text collate "C" not null,
-    anonymous  boolean not null            -- in anonymous_events (else in events)
+    event_id     text collate "C" not null,
+    anonymous    boolean not null,          -- in anonymous_events (else in events)
+    occurred_at  timestamptz not null       -- as inserted (a later update notes the contact)
 );
 
 create or replace function journeyflow.note_changed_contacts() returns trigger
@@ -28,10 +29,10 @@ begin
             (select contact_id from new_rows except select contact_id from old_rows);
         end if;
     elsif tg_table_name = 'events' and tg_op = 'INSERT' then  -- added: folded in
-        insert into journeyflow.behaviour_added select event_id, false from new_rows;
+        insert into journeyflow.behaviour_added select event_id, false, occurred_at from new_rows;
     elsif tg_table_name = 'anonymous_events' and tg_op = 'INSERT' then  -- of linked visitors
         insert into journeyflow.behaviour_added
-        select n.event_id, true
+        select n.event_id, true, n.occurred_at
         from new_rows n
         where n.anonymous_id in (select i.anonymous_id from journeyflow.identities i);
     elsif tg_table_name in ('events', 'identities') then

@@ -189,3 +189,43 @@ def test_a_score_window_shorter_than_the_gap_folds_like_a_replay(world, db, conf
     night_and_replay(world, db, D + timedelta(days=1))
     world.event(cid, "comment", T + DAY + HOUR)  # arrived late, already out of D+5's window
     assert night_and_replay(world, db, D + timedelta(days=5))["folded"] == 1
+
+
+def test_an_event_deleted_and_inserted_again_under_another_contact_counts_once(world, db):
+    """A correction by hand before the night: the purchase went to the wrong contact."""
+    wrong, right = world.contact(), world.contact()
+    world.run(D)
+    insert = text(
+        "insert into journeyflow.events (event_id, contact_id, type, occurred_at, properties, "
+        "amount, product, run_date) values ('EX', :c, 'purchase', :at, '{}', 10, 'Kurs', :d)"
+    )
+    with db.transaction() as conn:
+        conn.execute(insert, {"c": wrong, "at": T - 5 * DAY, "d": D})
+    with db.transaction() as conn:
+        conn.execute(text("delete from journeyflow.events where event_id = 'EX'"))
+        conn.execute(insert, {"c": right, "at": T - 5 * DAY, "d": D})
+    night_and_replay(world, db, D + timedelta(days=1))
+    assert kept_facts(db)[right]["order_count"] == 1
+
+
+def test_an_event_written_while_the_score_step_runs_counts_once(world, db, monkeypatch):
+    """The step reads the events as of its start: one committed meanwhile (psql, another
+    process) waits for the next night and counts there, once."""
+    cid = world.contact()
+    world.run(D)
+    world.event(cid, "review", T - 3 * DAY, rating=4)  # recomputed on D+1 from all its events
+    recompute = lifecycle.facts._behaviour
+    written = []
+
+    def meanwhile(conn, params, into, **scope):
+        if scope.get("some") and not written:
+            written.append(cid)
+            world.event(cid, "email_click", T - 2 * DAY)  # committed in its own transaction
+        return recompute(conn, params, into, **scope)
+
+    monkeypatch.setattr(lifecycle.facts, "_behaviour", meanwhile)
+    world.run(D + timedelta(days=1))
+    assert written and kept_facts(db)[cid]["last_engaged_at"] is None  # not yet
+    monkeypatch.setattr(lifecycle.facts, "_behaviour", recompute)
+    night_and_replay(world, db, D + timedelta(days=2))
+    assert kept_facts(db)[cid]["last_engaged_at"] == T - 2 * DAY

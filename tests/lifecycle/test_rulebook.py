@@ -297,3 +297,21 @@ def test_plain_phase_files_are_one_pass_and_the_others_keep_their_priority(world
             text("select contacts from journeyflow.phase_counts where phase = 'never'")
         ).scalar()
     assert never == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "select contact_id from facts where revenue >= 1000 for update\n",  # not in a case
+        "select contact_id from facts where last_product in ('Kurs\n--Spezial', 'Stativ')\n",
+    ],
+)
+def test_a_phase_file_that_is_no_plain_filter_runs_as_written(world, tmp_path, body):
+    phases = tmp_path / "phases"
+    shutil.copytree(lifecycle.PHASES_DIR, phases)
+    (phases / "05_vip.sql").write_text(f"-- phase: vip\n-- rule: Big spenders.\n{body}")
+    assert lifecycle.phases.condition(lifecycle.phases.load_phases(phases)[0]) is None
+    vip = world.contact()
+    world.event(vip, "purchase", T - 10 * DAY, amount=1200, product="Stativ")
+    world.run(phases_dir=phases)
+    assert world.phase(vip) == "vip"

@@ -18,6 +18,7 @@ other score rules recompute everyone.
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import date, timedelta
 from typing import Any
@@ -43,11 +44,24 @@ def _scope(conn: Connection) -> None:
     )
 
 
+_IN_SCOPE = re.compile(
+    r"\(not :some or ([\w.]+) in \(select s\.contact_id from pg_temp\.scope s\)\)"
+)
+
+
 def _behaviour(conn: Connection, params: dict[str, Any], into: str, **scope: Any) -> int:
-    """Run ``sql/facts/behaviour.sql`` as ``<into> <query>``; returns the rows written."""
-    _scope(conn)  # read by the query, even when it does not limit it
-    query = read("facts/behaviour")
-    args = {**params, "only": None, "some": False, **scope}
+    """Run ``sql/facts/behaviour.sql`` as ``<into> <query>``; returns the rows written.
+
+    Its conditions ``(not :some or <id> in (select ... from pg_temp.scope s))`` are written out
+    for the case at hand: PostgreSQL turns an ``in`` under an ``or`` into a filter on every
+    event (a scan of all of them), an ``in`` alone into a join that reads only the scope's."""
+    _scope(conn)
+    some = scope.pop("some", False)
+    query = _IN_SCOPE.sub(
+        lambda m: f"{m[1]} in (select s.contact_id from pg_temp.scope s)" if some else "true",
+        read("facts/behaviour"),
+    )
+    args = {**params, "only": None, "some": some, **scope}  # :some is in its comments too
     return conn.execute(text(f"{into} {query}"), args).rowcount
 
 
@@ -67,9 +81,12 @@ def compute_facts(conn: Connection, params: dict[str, Any], only: str) -> None:
 
 
 def refresh_behaviour(conn: Connection, run_date: date, params: dict[str, Any]) -> dict[str, Any]:
-    """Bring ``journeyflow.contact_behaviour`` to the cut-off of ``run_date``: only the changed
-    contacts when the rows are of an earlier night with the same score rules, else everyone.
-    Sets ``params['t0']``, the reference of the kept score sums."""
+    """Bring ``journeyflow.contact_behaviour`` to the cut-off of ``run_date``: the night's
+    additions folded in and the changed contacts recomputed when the rows are of an earlier
+    night with the same score rules, else everyone recomputed. Sets ``params['t0']``, the
+    reference of the kept score sums. Call it first in its transaction: it reads the events as
+    of one moment (an event written meanwhile stays noted for the next night, counted once)."""
+    conn.exec_driver_sql("set transaction isolation level repeatable read")
     conn.exec_driver_sql("set local work_mem = '256MB'")  # one hash aggregate over the events
     shape = {k: params[k] for k in SHAPE}
     shape["score_points"] = json.loads(shape["score_points"])

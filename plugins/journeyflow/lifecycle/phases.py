@@ -77,18 +77,20 @@ def strip(sql: str) -> str:
 
 _PLAIN = re.compile(r"select\s+contact_id\s+from\s+facts(?:\s+where\s+(.+))?", re.I | re.S)
 _NOT_PLAIN = re.compile(
-    r"--|/\*|;|\b(union|intersect|except|group\s+by|having|order\s+by|limit|offset|window|fetch)\b",
+    r"--|/\*|;|\$|\b(union|intersect|except|group\s+by|having|order\s+by|limit|offset|window"
+    r"|fetch|for)\b",
     re.I,
 )
 
 
 def condition(rule: PhaseRule) -> str | None:
     """The condition of a phase file that is a plain filter over the facts (``select contact_id
-    from facts [where <condition>]``), folded into one pass with the others; else None."""
-    body = "\n".join(
-        line for line in strip(rule.sql).splitlines() if not line.lstrip().startswith("--")
-    )
-    plain = _PLAIN.fullmatch(body.strip())
+    from facts [where <condition>]``, no comment but the header, no keyword that could end the
+    condition, even in a string), folded into one pass with the others; else None."""
+    lines = strip(rule.sql).splitlines()
+    while lines and lines[0].lstrip().startswith("--"):  # the header
+        lines.pop(0)
+    plain = _PLAIN.fullmatch("\n".join(lines).strip())
     if not plain or _NOT_PLAIN.search(plain.group(1) or ""):
         return None
     return plain.group(1) or "true"
