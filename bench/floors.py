@@ -4,18 +4,11 @@ the same messages (as many processes as decide), a plain smtplib loop (on a samp
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import smtplib
+import tempfile
 import time
 from datetime import date
-
-
-def _copy_out(cur, sql: str) -> io.StringIO:
-    buf = io.StringIO()
-    cur.copy_expert(f"copy ({sql}) to stdout", buf)
-    buf.seek(0)
-    return buf
 
 
 def floors(d: date, smtp_port: int) -> dict[str, tuple[float, int]]:
@@ -35,11 +28,15 @@ def floors(d: date, smtp_port: int) -> dict[str, tuple[float, int]]:
                              ("events", "run_date = %(d)s"),
                              ("anonymous_events", "run_date = %(d)s")):  # fmt: skip
             sql = cur.mogrify(f"select * from journeyflow.{table} where {where}", {"d": d})
-            rows = _copy_out(cur, sql.decode() if isinstance(sql, bytes) else sql)
-            cur.execute(f"create temp table floor_{table} (like journeyflow.{table})")
-            t0 = time.perf_counter()
-            cur.copy_expert(f"copy floor_{table} from stdin", rows, size=1 << 26)
-            seconds += time.perf_counter() - t0
+            # the rows in COPY's text format, on disk: 23 M anonymous events (2 M contacts) held
+            # as a Python string took 12 GB, and the OOM killer took the process
+            with tempfile.TemporaryFile() as rows:
+                cur.copy_expert(f"copy ({sql.decode()}) to stdout", rows)
+                rows.seek(0)
+                cur.execute(f"create temp table floor_{table} (like journeyflow.{table})")
+                t0 = time.perf_counter()
+                cur.copy_expert(f"copy floor_{table} from stdin", rows, size=1 << 26)
+                seconds += time.perf_counter() - t0
             cur.execute(f"select count(*) from floor_{table}")
             copied += cur.fetchone()[0]
         out["ingest"] = (seconds, copied)
