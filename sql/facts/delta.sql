@@ -58,103 +58,74 @@ added as (  -- before T: happened since the last cut-off, or arrived since with 
     where t.anonymous and a.occurred_at < b.since
 ),
 
-leaving as (  -- counted on the last night (before :since, not added since), now out of the window
-    select e.contact_id, e.type, e.occurred_at
+leaving as (  -- counted on the last night (before :since, not added since), now out of the
+              -- window: only their points go, so only events worth points
+    select e.contact_id, e.event_id, e.type, e.occurred_at
     from journeyflow.events e, bounds b
     where e.occurred_at >= b.left_since and e.occurred_at < b.score_since
       and e.occurred_at < b.since
+      and e.type in (select p.type from points p)
       and e.event_id not in (
           select t.event_id from taken t, bounds b
           where not t.anonymous and t.occurred_at >= b.left_since and t.occurred_at < b.since
       )
     union all
-    select l.contact_id, a.type, a.occurred_at
+    select l.contact_id, a.event_id, a.type, a.occurred_at
     from journeyflow.anonymous_events a
     join linked l using (anonymous_id)
     cross join bounds b
     where a.occurred_at >= b.left_since and a.occurred_at < b.score_since
       and a.occurred_at < b.since
+      and a.type in (select p.type from points p)
       and a.event_id not in (
           select t.event_id from taken t, bounds b
           where t.anonymous and t.occurred_at >= b.left_since and t.occurred_at < b.since
       )
 ),
 
--- points * 2^((t - t0)/h), as in sql/facts/behaviour.sql
-added_points as (
+-- points * 2^((t - t0)/h), as in sql/facts/behaviour.sql; a leaving event shows only its points
+weighted as (
     select
-        x.*,
+        x.contact_id, x.event_id, x.amount, x.channel, x.kind, x.product, x.gone,
+        case when not x.gone then x.type end as type,
+        case when not x.gone then x.occurred_at end as occurred_at,
         p.points * power(cast(2 as float8),
                          (date_part('epoch', x.occurred_at) - date_part('epoch', cast(:t0 as timestamptz)))
                          / (cast(86400 as float8) * :score_half_life_days)) as weight
-    from added x
+    from (
+        select a.*, false as gone from added a
+        union all
+        select l.contact_id, l.event_id, l.type, l.occurred_at, null, null, null, null, true
+        from leaving l
+    ) x
     left join points p using (type)
-),
-
-left_points as (
-    select
-        x.contact_id,
-        p.points * power(cast(2 as float8),
-                         (date_part('epoch', x.occurred_at) - date_part('epoch', cast(:t0 as timestamptz)))
-                         / (cast(86400 as float8) * :score_half_life_days)) as weight
-    from leaving x
-    join points p using (type)
-),
-
-additions as (
-    select
-        contact_id,
-        count(*) filter (where type = 'purchase') as order_count,
-        min(occurred_at) filter (where type = 'purchase') as first_order_at,
-        max(occurred_at) filter (where type = 'purchase') as last_order_at,
-        coalesce(sum(amount) filter (where type = 'purchase'), 0) as revenue,
-        coalesce(bool_or(type = 'review'), false) as reviews,
-        max(occurred_at) filter (
-            where type in ('page_view', 'comment', 'email_open', 'email_click')
-        ) as last_engaged_at,
-        max(occurred_at) filter (where type = 'referral') as last_referral_at,
-        max(occurred_at) filter (where type in ('email_open', 'email_click')) as last_response_at,
-        coalesce(sum(weight) filter (where occurred_at >= w.score_since), 0) as score_added,
-        max(occurred_at) filter (where type = 'payment_overdue') as last_overdue_at,
-        max(occurred_at) filter (where type = 'unsubscribe' and channel = 'email')
-            as email_unsubscribed_at,
-        max(occurred_at) filter (where type = 'email_bounce' and kind = 'hard') as hard_bounce_at,
-        coalesce(bool_or(type = 'unsubscribe' and channel = 'postal'), false)
-            as postal_unsubscribed,
-        max(occurred_at) filter (where type = 'postal_return') as postal_returned_at,
-        min(occurred_at) as first_event_at,
-        (array_agg(product order by occurred_at, event_id)
-            filter (where type = 'purchase'))[1] as first_product,
-        (array_agg(product order by occurred_at desc, event_id desc)
-            filter (where type = 'purchase'))[1] as last_product
-    from added_points
-    cross join bounds w
-    group by contact_id
-),
-
-removals as (
-    select contact_id, sum(weight) as score_left from left_points group by contact_id
 )
 
 select
     contact_id,
-    coalesce(a.order_count, 0) as order_count,
-    a.first_order_at,
-    a.last_order_at,
-    coalesce(a.revenue, 0) as revenue,
-    coalesce(a.reviews, false) as reviews,
-    a.last_engaged_at,
-    a.last_referral_at,
-    a.last_response_at,
-    coalesce(a.score_added, 0) as score_added,
-    coalesce(r.score_left, 0) as score_left,
-    a.last_overdue_at,
-    a.email_unsubscribed_at,
-    a.hard_bounce_at,
-    coalesce(a.postal_unsubscribed, false) as postal_unsubscribed,
-    a.postal_returned_at,
-    a.first_event_at,
-    a.first_product,
-    a.last_product
-from additions a
-full join removals r using (contact_id)
+    count(*) filter (where type = 'purchase') as order_count,
+    min(occurred_at) filter (where type = 'purchase') as first_order_at,
+    max(occurred_at) filter (where type = 'purchase') as last_order_at,
+    coalesce(sum(amount) filter (where type = 'purchase'), 0) as revenue,
+    coalesce(bool_or(type = 'review'), false) as reviews,
+    max(occurred_at) filter (
+        where type in ('page_view', 'comment', 'email_open', 'email_click')
+    ) as last_engaged_at,
+    max(occurred_at) filter (where type = 'referral') as last_referral_at,
+    max(occurred_at) filter (where type in ('email_open', 'email_click')) as last_response_at,
+    coalesce(sum(weight) filter (where occurred_at >= w.score_since), 0) as score_added,
+    coalesce(sum(weight) filter (where gone), 0) as score_left,
+    max(occurred_at) filter (where type = 'payment_overdue') as last_overdue_at,
+    max(occurred_at) filter (where type = 'unsubscribe' and channel = 'email')
+        as email_unsubscribed_at,
+    max(occurred_at) filter (where type = 'email_bounce' and kind = 'hard') as hard_bounce_at,
+    coalesce(bool_or(type = 'unsubscribe' and channel = 'postal'), false) as postal_unsubscribed,
+    max(occurred_at) filter (where type = 'postal_return') as postal_returned_at,
+    min(occurred_at) as first_event_at,
+    (array_agg(product order by occurred_at, event_id)
+        filter (where type = 'purchase'))[1] as first_product,
+    (array_agg(product order by occurred_at desc, event_id desc)
+        filter (where type = 'purchase'))[1] as last_product
+from weighted
+cross join bounds w
+group by contact_id
