@@ -1,9 +1,9 @@
 -- What the events before T (:cutoff) say about each contact, in a form that does not depend on T
 -- (journeyflow.contact_behaviour, see sql/schema/014): for every contact, for one (:only), or for
--- those in the temporary table scope (:some). contact_facts.sql turns it into the facts as of T.
+-- those in the temporary table scope. contact_facts.sql turns it into the facts as of T.
 -- The linked visitors' events (identified before T) count as the contact's own.
--- lifecycle/facts.py writes each '(not :some or ... in scope)' out as the case needs (an `in`
--- under an `or` would filter every event instead of joining the scope's).
+-- lifecycle/facts.py writes each scope condition below out as the case needs (an `in` under an
+-- `or` would filter every event instead of joining the scope's).
 with bounds as (
     select :cutoff - make_interval(days => :score_window_days) as score_since
 ),

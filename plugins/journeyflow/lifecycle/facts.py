@@ -55,14 +55,12 @@ def _behaviour(conn: Connection, params: dict[str, Any], into: str, **scope: Any
     Its conditions ``(not :some or <id> in (select ... from pg_temp.scope s))`` are written out
     for the case at hand: PostgreSQL turns an ``in`` under an ``or`` into a filter on every
     event (a scan of all of them), an ``in`` alone into a join that reads only the scope's."""
-    _scope(conn)
     some = scope.pop("some", False)
     query = _IN_SCOPE.sub(
         lambda m: f"{m[1]} in (select s.contact_id from pg_temp.scope s)" if some else "true",
         read("facts/behaviour"),
     )
-    args = {**params, "only": None, "some": some, **scope}  # :some is in its comments too
-    return conn.execute(text(f"{into} {query}"), args).rowcount
+    return conn.execute(text(f"{into} {query}"), {**params, "only": None, **scope}).rowcount
 
 
 def compute_facts(conn: Connection, params: dict[str, Any], only: str) -> None:
