@@ -160,17 +160,12 @@ def _assign(conn: Connection, rules: list[PhaseRule], params: dict) -> None:
     if not rules:
         return
     order = {"phases": [r.phase for r in rules], "priorities": [r.priority for r in rules]}
-    if all(condition(rule) for rule in rules):  # one pass, one row per contact of the facts
-        query = (
-            "select m.contact_id, (cast(:phases as text[]))[m.rank], "
-            f"(cast(:priorities as int[]))[m.rank] from ({matches(rules)}) m"
-        )
-    else:
-        query = (
-            "select m.contact_id, (cast(:phases as text[]))[min(m.rank)], "
-            "(cast(:priorities as int[]))[min(m.rank)] "
-            f"from ({matches(rules)}) m group by m.contact_id"
-        )
+    one_pass = all(condition(rule) for rule in rules)  # one row per contact of the facts
+    rank, group = ("m.rank", "") if one_pass else ("min(m.rank)", " group by m.contact_id")
+    query = (
+        f"select m.contact_id, (cast(:phases as text[]))[{rank}], "
+        f"(cast(:priorities as int[]))[{rank}] from ({matches(rules)}) m{group}"
+    )
     savepoint = conn.begin_nested()
     try:
         conn.execute(
