@@ -112,7 +112,8 @@ def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
                 "phases of %s are already assigned; %s is kept out of the history", latest, run_date
             )
         else:
-            _revert(conn, run_date)
+            if latest == run_date:  # D's stays exist only when D was assigned before
+                _revert(conn, run_date)
             _apply(conn, run_date, params["cutoff"])
         _count(conn, run_date, rules)
         result.rows_in = conn.execute(statement("lifecycle/assigned_count")).scalar()
