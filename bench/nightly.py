@@ -11,7 +11,7 @@ of the contacts changed and new events worth 1 % of night 1's, on random contact
 Per task: seconds, rows (``journeyflow.pipeline_steps``) and the peak RSS of the task (the DAG
 process while the task runs, plus the processes it starts, such as the rendering pool). Beside
 them the floors, measured in the same run on the same data: COPY of the same rows, one aggregate
-with the same decay over the same events, one pass over the facts, Jinja rendering the same
+with the same decay over the same events, the rulebook in one pass, Jinja rendering the same
 messages, a plain smtplib loop sending them.
 """
 
@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOORS = {  # task -> the floor it is compared with
     "ingest": "COPY of the same rows",
     "score": "one aggregate, same decay, same events",
-    "assign_phases": "one pass over the facts",
+    "assign_phases": "the rulebook in one pass over the facts",
     "decide_campaigns": "Jinja rendering the same messages, as many processes",
     "send": "plain smtplib loop (timed on up to 20,000, scaled)",
 }
