@@ -18,7 +18,7 @@ def floors(d: date, smtp_port: int) -> dict[str, tuple[float, int]]:
 
     from journeyflow import warehouse
     from journeyflow.config import load_config
-    from journeyflow.lifecycle.phases import load_phases
+    from journeyflow.lifecycle.phases import assignment, load_phases, order
     from journeyflow.sqlfile import statement
 
     params = load_config().rule_params(d)
@@ -54,9 +54,10 @@ def floors(d: date, smtp_port: int) -> dict[str, tuple[float, int]]:
         out["score"] = (time.perf_counter() - t0, n)
         conn.execute(statement("lifecycle/facts_view"))
         rules = load_phases()
+        one_pass = f"create temp table floor_phases as {assignment(rules)}"
         t0 = time.perf_counter()
-        n = conn.execute(text(one_pass(rules)), {**params, "phases": [r.phase for r in rules]})
-        out["assign_phases"] = (time.perf_counter() - t0, n.rowcount)
+        n = conn.execute(text(one_pass), {**params, **order(rules)}).rowcount
+        out["assign_phases"] = (time.perf_counter() - t0, n)
         conn.rollback()
     out["decide_campaigns"] = _render_floor(d)
     out["send"] = smtp_floor(d, smtp_port)
@@ -82,21 +83,6 @@ left join (
 ) p using (type)
 group by contact_id
 """
-
-
-def one_pass(rules: list) -> str:
-    """Each contact's phase by the rulebook in one pass over the facts (the phase files as one
-    ``case``, see ``phases.matches``), into a table: what assign_phases computes, without the
-    history, the transitions and the counts. A rulebook with other than plain filters is
-    grouped per contact, as assign_phases does."""
-    from journeyflow.lifecycle.phases import condition, matches
-
-    rank = "m.rank" if all(condition(rule) for rule in rules) else "min(m.rank)"
-    group = "" if rank == "m.rank" else " group by m.contact_id"
-    return (
-        "create temp table floor_phases as select m.contact_id, "
-        f"(cast(:phases as text[]))[{rank}] as phase from ({matches(rules)}) m{group}"
-    )
 
 
 def _messages(d: date) -> list[tuple]:

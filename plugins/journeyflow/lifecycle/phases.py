@@ -155,23 +155,33 @@ def matches(rules: list[PhaseRule]) -> str:
     return " union all ".join(parts)
 
 
+def order(rules: list[PhaseRule]) -> dict[str, list]:
+    """The parameters ``:phases`` and ``:priorities``: the rules' phases and priorities in order."""
+    return {"phases": [r.phase for r in rules], "priorities": [r.priority for r in rules]}
+
+
+def assignment(rules: list[PhaseRule]) -> str:
+    """The query of (contact_id, phase, priority): each contact's first matching phase, with the
+    parameters of ``order``. One row per contact of the facts when every file is a plain filter
+    (see ``condition``), else the matches grouped per contact."""
+    one_pass = all(condition(rule) for rule in rules)
+    rank, group = ("m.rank", "") if one_pass else ("min(m.rank)", " group by m.contact_id")
+    return (
+        f"select m.contact_id, (cast(:phases as text[]))[{rank}] as phase, "
+        f"(cast(:priorities as int[]))[{rank}] as priority from ({matches(rules)}) m{group}"
+    )
+
+
 def _assign(conn: Connection, rules: list[PhaseRule], params: dict) -> None:
     """Fill ``assigned``: each contact's first matching phase, all files in one statement. When
     it fails, the file that fails on its own is named."""
     if not rules:
         return
-    order = {"phases": [r.phase for r in rules], "priorities": [r.priority for r in rules]}
-    one_pass = all(condition(rule) for rule in rules)  # one row per contact of the facts
-    rank, group = ("m.rank", "") if one_pass else ("min(m.rank)", " group by m.contact_id")
-    query = (
-        f"select m.contact_id, (cast(:phases as text[]))[{rank}], "
-        f"(cast(:priorities as int[]))[{rank}] from ({matches(rules)}) m{group}"
-    )
     savepoint = conn.begin_nested()
     try:
         conn.execute(
-            text(f"insert into assigned (contact_id, phase, priority) {query}"),
-            {**params, **order},
+            text(f"insert into assigned (contact_id, phase, priority) {assignment(rules)}"),
+            {**params, **order(rules)},
         )
         savepoint.commit()
     except DBAPIError as failed:
@@ -211,7 +221,7 @@ def _count(conn: Connection, run_date: date, rules: list[PhaseRule]) -> None:
     conn.execute(statement("lifecycle/forget_transitions"), d)
     conn.execute(
         statement("lifecycle/phase_counts"),
-        {**d, "phases": [r.phase for r in rules], "priorities": [r.priority for r in rules]},
+        {**d, **order(rules)},
     )
     conn.execute(statement("lifecycle/phase_transitions"), d)
 
