@@ -22,7 +22,7 @@ per_campaign as (
         h.contact_id,
         h.campaign,
         max(h.run_date) filter (where h.status = any(:repeat)) as last_run_date,
-        array_agg(distinct h.step) filter (where h.status = any(:done)) as done_steps,
+        array_agg(h.step) filter (where h.status = any(:done)) as done_steps,
         min(h.step) filter (where h.status = any(:in_flight)) as waiting_step,
         min(h.run_date) filter (where h.status = any(:in_flight)) as waiting_since
     from hist h
@@ -51,8 +51,6 @@ base as materialized (  -- computed once: the steps below read next_step many ti
         c.priority, c.campaign, c.contact_id, c.channel, c.excluded, f.email_ok, f.email_block,
         coalesce(f.erased, false) as erased,
         m.anchored, m.repeat_days, m.delays, m.holdout_buckets, m.variants,
-        ('x' || left(encode(sha256(convert_to(c.campaign || ':' || c.contact_id, 'UTF8')), 'hex'),
-                     8))::bit(32)::bigint % 10000 as bucket,
         coalesce(cast(c.anchor_at as date), cast(:d as date)) as anchor_date,
         c.anchor_at is null and m.anchored as no_anchor,
         pc.last_run_date, pc.waiting_step, pc.waiting_since, ot.step as handed_step,
@@ -95,18 +93,28 @@ judged as (
     from base b
 ),
 
-limits as (  -- what the caps leave for each contact on D
+flagged as (  -- due now: nothing keeps the step from going out today but the caps
     select
         j.*,
         j.handed_step is null and j.exclusion is null and j.waiting is null
-            and j.due_date <= :d as due_now,
+            and j.due_date <= :d as due_now  -- never null: no due date is an exclusion
+    from judged j
+),
+
+due as (  -- the steps that compete for the caps on D (handed out by a run of D, or due now),
+          -- what the caps leave each contact, and the contact's bucket in the campaign
+    select
+        f.*,
         coalesce(w.messages, 0) as week_messages,
         coalesce(x.n, 0) as others_today,
         greatest(0, least(:per_run_date, :per_week - coalesce(w.messages, 0))
-                    - coalesce(x.n, 0)) as room
-    from judged j
+                    - coalesce(x.n, 0)) as room,
+        ('x' || left(encode(sha256(convert_to(f.campaign || ':' || f.contact_id, 'UTF8')), 'hex'),
+                     8))::bit(32)::bigint % 10000 as bucket
+    from flagged f
     left join week w using (contact_id)
     left join others_today x using (contact_id)
+    where f.handed_step is not null or f.due_now
 ),
 
 control as (  -- a contact in the campaign's holdout is held out where its step would have been
@@ -116,11 +124,8 @@ control as (  -- a contact in the campaign's holdout is held out where its step 
         l.bucket < l.holdout_buckets as in_holdout,
         row_number() over a <= l.room as would_queue,
         first_value(l.campaign) over a as would_first
-    from limits l
-    window a as (
-        partition by l.contact_id, l.handed_step is not null or l.due_now
-        order by l.handed_step is null, l.priority, l.next_step
-    )
+    from due l
+    window a as (partition by l.contact_id order by l.handed_step is null, l.priority, l.next_step)
 ),
 
 ranked as (  -- the due steps of a contact compete for the caps: what a run of D already
@@ -132,9 +137,17 @@ ranked as (  -- the due steps of a contact compete for the caps: what a run of D
         first_value(j.campaign) over w as first_campaign
     from control j
     window w as (
-        partition by j.contact_id, j.handed_step is not null or (j.due_now and not j.in_holdout)
+        partition by j.contact_id, j.handed_step is not null or not j.in_holdout
         order by j.handed_step is null, j.priority, j.next_step
     )
+),
+
+judged_all as (  -- the other steps are excluded or held whatever the caps leave
+    select * from ranked
+    union all
+    select f.*, null, null, null, null, null, null, null, false, null, null
+    from flagged f
+    where f.handed_step is null and f.due_now is not true
 ),
 
 decided as (
@@ -169,7 +182,7 @@ decided as (
                 || case when j.in_holdout then j.would_first else j.first_campaign end
                 || ' goes first'
         end as reason
-    from ranked j
+    from judged_all j
 )
 
 select
