@@ -32,9 +32,14 @@ from journeyflow.sqlfile import read, statement
 
 RENDER_CHUNK = 500  # rows per chunk: a chunk of messages is about 3 MB of text
 PARALLEL_FROM = 5000  # queued emails from which rendering runs in worker processes
+_FIELDS = (  # outbox/recipients.sql's columns but n, in the order render_rows reads them
+    "campaign, step, occurrence, variant, contact_id, email, language, salutation, title, "
+    "first_name, last_name, city, order_count, first_product, last_product, first_order_at, "
+    "last_order_at"
+)
 _COPY = (
     "copy journeyflow.outbox (contact_id, campaign, step, occurrence, channel, run_date, "
-    "message_id, recipient, message, variant) from stdin"
+    "message_id, recipient, message, variant) from stdin (format binary)"
 )
 
 
@@ -55,13 +60,16 @@ def enqueue(conn: Connection, d: date) -> int:
     conn.execute(statement("outbox/queue_held_out"), d_)
     new = conn.execute(statement("outbox/queue_letters"), d_).rowcount
     renderer = Renderer().with_sender(sender_address())
-    recipients = read("outbox/recipients")
-    total = conn.exec_driver_sql(f"select count(*) from ({recipients}) r").scalar()
+    # computed once into a temp table: its row count sizes the work, its rows feed the cursor
+    conn.exec_driver_sql("drop table if exists pg_temp.recipients")
+    total = conn.exec_driver_sql(
+        f"create temp table recipients on commit drop as {read('outbox/recipients')}"
+    ).rowcount
     now = datetime.now(load_config().tz)
     # a server-side cursor: the recipients come chunk by chunk, never all in memory at once
     with conn.connection.dbapi_connection.cursor(name="recipients") as cur:
         cur.itersize = RENDER_CHUNK
-        cur.execute(recipients)
+        cur.execute(f"select {_FIELDS} from recipients order by n")
         chunks = ((d, now, rows) for rows in iter(lambda: cur.fetchmany(RENDER_CHUNK), []))
         with progress.bar("render", "messages", total=total) as bar:
             if total < PARALLEL_FROM:
@@ -74,7 +82,7 @@ def enqueue(conn: Connection, d: date) -> int:
     return new + rendered
 
 
-def _in_order(pool: Any, chunks: Iterator[tuple], ahead: int) -> Iterator[tuple[int, str]]:
+def _in_order(pool: Any, chunks: Iterator[tuple], ahead: int) -> Iterator[tuple[int, bytes]]:
     """Rendered chunks in order, at most ``ahead`` in the workers at a time. The chunks are read
     here, in the caller's thread: the connection is never used by two threads at once (a FETCH
     during a COPY would hang it)."""
@@ -87,11 +95,11 @@ def _in_order(pool: Any, chunks: Iterator[tuple], ahead: int) -> Iterator[tuple[
         yield pending.popleft().get()
 
 
-def _copy_rendered(conn: Connection, blocks: Iterator[tuple[int, str]], bar: Any) -> int:
+def _copy_rendered(conn: Connection, blocks: Iterator[tuple[int, bytes]], bar: Any) -> int:
     """COPY rendered blocks into the outbox as they come; returns the rows written."""
     rows = 0
     for count, block in blocks:
-        warehouse.copy_from(conn, _COPY, io.StringIO(block))
+        warehouse.copy_from(conn, _COPY, io.BytesIO(block))
         bar.advance(count)
         rows += count
     return rows
