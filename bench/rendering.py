@@ -1,5 +1,5 @@
 """Benchmark: one process rendering N campaign emails (default 20,000), Jinja alone beside the
-whole outbox row (the MIME message, its headers, the COPY text).
+whole outbox row (the MIME message, its headers, the COPY row).
 
     uv run python bench/rendering.py
     uv run python bench/rendering.py --contacts 5000 --profile   # and where the time goes
@@ -28,7 +28,7 @@ NAMES = (("Frau", "Jördis", "Nüßle"), ("Herr", "Jonas", "Weiß"), ("Frau", "A
 
 
 def recipients(n: int) -> list[tuple]:
-    """Rows as ``outbox/recipients.sql`` reads them: campaign, step, occurrence, variant, then
+    """Rows as enqueue reads ``outbox/recipients.sql``: campaign, step, occurrence, variant, then
     the ``Recipient`` fields."""
     rng = random.Random(7)
     now = datetime(2026, 11, 19, 18, tzinfo=UTC)
@@ -77,7 +77,7 @@ def main() -> None:
     floor = 0.0
     for label, work in (("Jinja alone (subject, text, HTML)", jinja),
                         ("the message (MIME, headers)", messages),
-                        ("the outbox row (message + COPY text)", outbox_rows)):  # fmt: skip
+                        ("the outbox row (message + COPY row)", outbox_rows)):  # fmt: skip
         started = time.process_time()
         work()
         seconds = time.process_time() - started
