@@ -145,7 +145,9 @@ ranked as (  -- the due steps of a contact compete for the caps: what a run of D
 judged_all as (  -- the other steps are excluded or held whatever the caps leave
     select * from ranked
     union all
-    select f.*, null, null, null, null, null, null, null, false, null, null
+    select f.*,  -- week_messages, others_today, room, bucket, in_holdout, would_queue,
+                 -- would_first, held_out, cap_rank, first_campaign
+        null, null, null, null, null, null, null, false, null, null
     from flagged f
     where f.handed_step is null and f.due_now is not true
 ),
