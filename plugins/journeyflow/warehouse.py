@@ -62,7 +62,8 @@ def engine() -> Engine:
         # a sender shard holds its lock and one connection per SMTP worker, a task the run lock
         max_overflow=cfg.campaigns.sender.connections + 8,
         hide_parameters=True,  # errors must not carry names, addresses or rendered mail
-        connect_args={"options": f"-c timezone={tz}"},
+        # UTF-8 whatever PGCLIENTENCODING says: the outbox's binary COPY sends UTF-8 bytes
+        connect_args={"options": f"-c timezone={tz}", "client_encoding": "utf8"},
     )
 
 

@@ -201,3 +201,20 @@ def test_a_rendering_worker_loads_neither_the_database_layer_nor_airflow(config)
         loaded = pool.apply(eval, ("[m for m in ('sqlalchemy', 'psycopg2', 'airflow') "
                                    "if m in __import__('sys').modules]",))  # fmt: skip
     assert loaded == []
+
+
+def test_outbox_rows_keep_non_ascii_ids_whatever_the_client_encoding(db, world, smtp, config,
+                                                                      monkeypatch):  # fmt: skip
+    # the outbox is filled with COPY's binary format, whose text fields are UTF-8 bytes
+    from journeyflow import warehouse
+
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
+    warehouse.reset()
+    try:
+        cid = world.subscriber(T - 20 * DAY, contact_id="Kö-1", email="koe1@example.de")
+        world.run(D)
+        campaigns.decide(D)
+        assert [r["contact_id"] for r in outbox_rows(db)] == [cid]
+    finally:
+        monkeypatch.delenv("PGCLIENTENCODING")
+        warehouse.reset()
