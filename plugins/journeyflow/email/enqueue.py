@@ -32,11 +32,6 @@ from journeyflow.sqlfile import read, statement
 
 RENDER_CHUNK = 500  # rows per chunk: a chunk of messages is about 3 MB of text
 PARALLEL_FROM = 5000  # queued emails from which rendering runs in worker processes
-_FIELDS = (  # outbox/recipients.sql's columns but n, in the order render_rows reads them
-    "campaign, step, occurrence, variant, contact_id, email, language, salutation, title, "
-    "first_name, last_name, city, order_count, first_product, last_product, first_order_at, "
-    "last_order_at"
-)
 _COPY = (
     "copy journeyflow.outbox (contact_id, campaign, step, occurrence, channel, run_date, "
     "message_id, recipient, message, variant) from stdin (format binary)"
@@ -69,8 +64,9 @@ def enqueue(conn: Connection, d: date) -> int:
     # a server-side cursor: the recipients come chunk by chunk, never all in memory at once
     with conn.connection.dbapi_connection.cursor(name="recipients") as cur:
         cur.itersize = RENDER_CHUNK
-        cur.execute(f"select {_FIELDS} from recipients order by n")
-        chunks = ((d, now, rows) for rows in iter(lambda: cur.fetchmany(RENDER_CHUNK), []))
+        cur.execute("select * from recipients order by n")
+        batches = iter(lambda: cur.fetchmany(RENDER_CHUNK), [])
+        chunks = ((d, now, [row[1:] for row in rows]) for rows in batches)  # without n
         with progress.bar("render", "messages", total=total) as bar:
             if total < PARALLEL_FROM:
                 rendered = _copy_rendered(conn, map(partial(render_rows, renderer), chunks), bar)
