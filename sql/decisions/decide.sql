@@ -97,7 +97,9 @@ flagged as (  -- due now: nothing keeps the step from going out today but the ca
     select
         j.*,
         j.handed_step is null and j.exclusion is null and j.waiting is null
-            and j.due_date <= :d as due_now  -- never null: no due date is an exclusion
+            and j.due_date <= :d as due_now  -- never null: every step has a delay (the config
+                                             -- checks), so no due date means no next step,
+                                             -- an exclusion
     from judged j
 ),
 
