@@ -103,6 +103,11 @@ flagged as (  -- due now: nothing keeps the step from going out today but the ca
     from judged j
 ),
 
+competing as (  -- ... and whether the step competes for the caps on D: due now, or handed out
+    select f.*, f.handed_step is not null or f.due_now as competes
+    from flagged f
+),
+
 due as (  -- the steps that compete for the caps on D (handed out by a run of D, or due now),
           -- what the caps leave each contact, and the contact's bucket in the campaign
     select
@@ -113,10 +118,10 @@ due as (  -- the steps that compete for the caps on D (handed out by a run of D,
                     - coalesce(x.n, 0)) as room,
         ('x' || left(encode(sha256(convert_to(f.campaign || ':' || f.contact_id, 'UTF8')), 'hex'),
                      8))::bit(32)::bigint % 10000 as bucket
-    from flagged f
+    from competing f
     left join week w using (contact_id)
     left join others_today x using (contact_id)
-    where f.handed_step is not null or f.due_now
+    where f.competes
 ),
 
 control as (  -- a contact in the campaign's holdout is held out where its step would have been
@@ -150,8 +155,8 @@ judged_all as (  -- the other steps are excluded or held whatever the caps leave
     select f.*,  -- week_messages, others_today, room, bucket, in_holdout, would_queue,
                  -- would_first, held_out, cap_rank, first_campaign
         null, null, null, null, null, null, null, false, null, null
-    from flagged f
-    where f.handed_step is null and f.due_now is not true
+    from competing f
+    where f.competes is not true
 ),
 
 decided as (
