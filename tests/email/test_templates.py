@@ -4,6 +4,7 @@ rendering in worker processes (D = 2026-11-20).
 
 from __future__ import annotations
 
+import binascii
 import multiprocessing
 import shutil
 from datetime import UTC, datetime
@@ -11,6 +12,9 @@ from email import message_from_string, policy
 from itertools import takewhile
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from journeyflow import campaigns
 from journeyflow import config as settings
@@ -86,6 +90,22 @@ def test_headers_with_any_name_and_subject_arrive_as_written(name, subject):
     subject_field = header[header.index("\r\nSubject: ") + 2 :].split("\r\n")
     subject_lines = [subject_field[0], *takewhile(lambda line: line[:1] == " ", subject_field[1:])]
     assert all(len(line) <= 78 for line in subject_lines)  # folded as RFC 5322 recommends
+
+
+_LINE = st.lists(
+    st.sampled_from(["a", "Ü", "=", " ", "\t", ".", "x" * 40, "€", "\r", "\x01", "<p>", "🌱"]),
+    max_size=30,
+).map("".join)
+
+
+@settings_(max_examples=300, deadline=None)
+@given(st.lists(_LINE, max_size=8), st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_quoted_printable_line_by_line_is_the_whole_body_encoded(lines, end, closed):
+    body = end.join(lines) + (end if closed else "")
+    whole = body.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+    expected = binascii.b2a_qp(whole, quotetabs=False, istext=True, header=False).decode()
+    assert mime._qp(body) == expected
+    assert mime._qp(body) == expected  # again, from the lines kept
 
 
 def test_a_very_long_name_is_cut_at_a_character_and_no_line_passes_998():
