@@ -138,10 +138,18 @@ def score(run_date: date) -> StepResult:
             "create temp view behaviour as select * from journeyflow.contact_behaviour"
         )
         conn.exec_driver_sql("truncate journeyflow.contact_facts")
+        # the key is built after the rows, in one sort (not one tree insert per contact)
+        conn.exec_driver_sql(
+            "alter table journeyflow.contact_facts drop constraint contact_facts_pkey"
+        )
         result.rows_out = conn.execute(
             text(f"insert into journeyflow.contact_facts {read('facts/contact_facts')}"),
             {**params, "only": None},
         ).rowcount
+        conn.exec_driver_sql(
+            "alter table journeyflow.contact_facts "
+            "add constraint contact_facts_pkey primary key (contact_id)"
+        )
         result.rows_in = result.rows_out
         conn.exec_driver_sql("drop view behaviour")
         result.seconds = time.perf_counter() - started
