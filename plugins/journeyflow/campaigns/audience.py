@@ -51,13 +51,19 @@ def add_candidates(conn: Connection, campaign: Campaign, priority: int, d: date)
         channel = "a.channel" if "channel" in cols else f"'{campaign.channels[0]}'"
         anchor = "a.anchor_at" if "anchor_at" in cols else "cast(null as timestamptz)"
         excluded = "a.excluded" if "excluded" in cols else "cast(null as text)"
+        # CREATE TABLE AS may read the audience with parallel workers, INSERT ... SELECT never
+        conn.exec_driver_sql("drop table if exists pg_temp.audience")
         conn.execute(
             text(
-                f"insert into cand select :priority, :campaign, a.contact_id, {channel}, "
-                f"{anchor}, {excluded} from ({sql}) a"
+                "create temp table audience on commit drop as select "
+                "cast(:priority as integer) as priority, cast(:campaign as text) as campaign, "
+                f"a.contact_id, {channel} as channel, {anchor} as anchor_at, "
+                f"{excluded} as excluded from ({sql}) a"
             ),
             {**params, "priority": priority, "campaign": campaign.name},
         )
+        conn.exec_driver_sql("insert into cand select * from pg_temp.audience")
+        conn.exec_driver_sql("drop table pg_temp.audience")
     except DBAPIError as exc:
         raise AudienceError(f"{where}: {str(exc.orig).strip().splitlines()[0]}") from exc
     odd = conn.execute(
