@@ -117,6 +117,17 @@ def format_date(value: date | datetime | None, lang: str) -> str | None:
     return value.strftime("%d.%m.%Y")
 
 
+def _render(tpl: Template, values: dict[str, Any]) -> str:
+    """``tpl.render(values)`` for ``values`` that hold the environment's globals: its context
+    takes them as they are (``shared``) instead of copying the globals and the values again."""
+    context = tpl.new_context(values, shared=True)
+    try:
+        return tpl.environment.concat(tpl.root_render_func(context))  # type: ignore[attr-defined]
+    except Exception:
+        tpl.environment.handle_exception()
+        raise
+
+
 class Renderer:
     """Renders campaign emails; templates are compiled once and kept."""
 
@@ -135,6 +146,7 @@ class Renderer:
             auto_reload=False,
         )
         self.env.filters["wordwrap"] = wordwrap
+        self._globals = dict(self.env.globals)
         self._templates: dict[tuple[str, str, int, str, str], Template] = {}
         self._translated: dict[tuple[str, str, int], bool] = {}
         self._keys = keys
@@ -271,11 +283,14 @@ class Renderer:
     ) -> dict[str, str]:
         """Subject, text and HTML of one email (of a variant of the step)."""
         ctx = self.context(r, campaign, step, run_date, variant)
+        # what Template.render builds for each of the three parts, built once: the globals and
+        # the context in one dict, shared by the parts' contexts (no template writes to it)
+        values = self._globals | ctx
         out = {}
         for kind in KINDS:
             tpl = self.template(ctx["lang"], campaign, step, kind, variant)
             try:
-                out[kind] = tpl.render(ctx)
+                out[kind] = _render(tpl, values)
             except Exception as exc:
                 raise TemplateError(f"email_templates/{tpl.name}: {exc}") from exc
         out["subject"] = " ".join(out["subject"].split())
