@@ -48,6 +48,11 @@ def _qp_line(line: str) -> str:
     return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).decode("ascii")
 
 
+def forget_lines() -> None:
+    """Empty the kept lines (among them recipients' names and links), e.g. after each chunk."""
+    _qp_line.cache_clear()
+
+
 _WORD_BYTES = 42  # "Subject: =?utf-8?b?<56 base64>?=" stays within 78 characters
 _NAME_BYTES = 300  # a display name longer than this is cut: the line stays far below 998
 

@@ -10,6 +10,7 @@ import struct
 from datetime import date, datetime
 from typing import Any
 
+from journeyflow.email.mime import forget_lines
 from journeyflow.email.render import Recipient, Renderer
 from journeyflow.states import Channel
 
@@ -41,6 +42,7 @@ def render_rows(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> tup
                 _INT4.pack(4, step), _INT4.pack(4, occurrence),
                 email, day, _text(msg_id), _text(r.email), _text(body), _text(variant))  # fmt: skip
     out.append(COPY_TRAILER)
+    forget_lines()  # a chunk's own lines (names, links) are not kept past it
     return len(rows), b"".join(out)
 
 
