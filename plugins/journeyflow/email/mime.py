@@ -29,22 +29,25 @@ def clean(value: str | None) -> str | None:
 def _qp(body: str) -> str:
     """Quoted-printable with CRLF line ends (ASCII out, so the message is plain text).
 
-    Line by line, each line encoded once per process: most lines of a step's messages are the
-    template's own, the same for every recipient. The encoder starts afresh at every line end, so
-    this is byte for byte what encoding the whole body gives; a body that does not end with a line
-    end is encoded whole."""
+    Line by line, each line encoded once until ``forget_lines``: most lines of a step's messages
+    are the template's own, the same for every recipient. The encoder starts afresh at every line
+    end, so this is byte for byte what encoding the whole body gives; a body that does not end
+    with a line end is encoded whole."""
     text = body.replace("\r\n", "\n") if "\r" in body else body
     *lines, last = text.split("\n")
     if last:
-        data = text.replace("\n", "\r\n").encode("utf-8")
-        return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).decode("ascii")
+        return _b2a_qp(text.replace("\n", "\r\n"))
     return "".join(map(_qp_line, lines))
 
 
 @lru_cache(maxsize=8192)
 def _qp_line(line: str) -> str:
     """One line and its CRLF, quoted-printable."""
-    data = f"{line}\r\n".encode()
+    return _b2a_qp(f"{line}\r\n")
+
+
+def _b2a_qp(text: str) -> str:
+    data = text.encode("utf-8")
     return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).decode("ascii")
 
 

@@ -124,8 +124,7 @@ def _render(tpl: Template, values: dict[str, Any]) -> str:
     try:
         return tpl.environment.concat(tpl.root_render_func(context))  # type: ignore[attr-defined]
     except Exception:
-        tpl.environment.handle_exception()
-        raise
+        tpl.environment.handle_exception()  # raises, with the template's line in the traceback
 
 
 class Renderer:
