@@ -22,7 +22,10 @@ os.environ["JOURNEYFLOW_MODE"] = (
     "local"  # the tests ask for local mode; tests of production unset it
 )
 os.environ.pop("XDG_RUNTIME_DIR", None)
-for _var in [v for v in os.environ if v.startswith("AIRFLOW_CONN_JOURNEYFLOW")]:
+# Airflow's settings too: an xdist worker inherits the environment of the controller, which ran
+# this file first; its metadata DB would be shared by every worker, and dag.test() of one date
+# in one worker would replace the run of that date another worker is in the middle of.
+for _var in [v for v in os.environ if v.startswith(("AIRFLOW_CONN_JOURNEYFLOW", "AIRFLOW__"))]:
     del os.environ[_var]
 os.environ.pop("AIRFLOW_HOME", None)
 
