@@ -162,7 +162,7 @@ def journeyflow_nightly():
 
         warnings = alerts.step_warnings(done["steps"])
         try:
-            morning.send_summary(d)
+            morning.send_summary(d, done)
         except Exception as exc:  # the night's work stands; a person hears of it
             warnings.append(f"the morning summary could not be sent: {scrub(str(exc))}")
         if warnings:
@@ -175,7 +175,7 @@ def journeyflow_nightly():
         d = run_date()
         lines = summary.attention()
         runlog.finish_run(d, "warning" if lines else "success", "; ".join(lines) or None)
-        done = summary.summary(d)
+        done = summary.summary(d, totals=False)  # the warehouse's size counts every event
         tell_people(d, done)
         return done
 

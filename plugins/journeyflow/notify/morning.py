@@ -21,13 +21,15 @@ KIND = "summary"
 SENT = ("sent", "exported")
 
 
-def figures(run_date: date) -> dict[str, Any]:
-    """What the summary shows for D (ids and counts only)."""
+def figures(run_date: date, s: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the summary shows for D (ids and counts only); ``s`` is ``summary(D)`` when the
+    caller has read it already."""
     from journeyflow.campaigns.decide import reason_kind
     from journeyflow.notify.alerts import step_warnings
     from journeyflow.summary import summary
 
-    s = summary(run_date, totals=False)
+    if s is None:
+        s = summary(run_date, totals=False)
     per: dict[str, Counter] = {}
     for r in s["campaigns"]:
         per.setdefault(r["campaign"], Counter())[r["decision"]] += r["contacts"]
@@ -66,8 +68,10 @@ def _plain(kind: str) -> str:
     return re.sub(r" (on|of|from) <date>", " later", kind).replace("<date>", "a date")
 
 
-def render(run_date: date, language: str | None = None) -> tuple[str, str, str]:
-    """(subject, text, HTML) of the summary of D."""
+def render(
+    run_date: date, language: str | None = None, s: dict[str, Any] | None = None
+) -> tuple[str, str, str]:
+    """(subject, text, HTML) of the summary of D (``s``: see ``figures``)."""
     from journeyflow.email.render import Renderer, format_date
 
     lang = language or load_config().summary.language
@@ -76,7 +80,7 @@ def render(run_date: date, language: str | None = None) -> tuple[str, str, str]:
     env.filters["n"] = lambda v: f"{v:,}".replace(",", "." if lang == "de" else ",")
     env.filters["signed"] = lambda v: ("+" if v > 0 else "") + env.filters["n"](v)
     ctx = {
-        **figures(run_date), "lang": lang, "brand": renderer.brand(lang),
+        **figures(run_date, s), "lang": lang, "brand": renderer.brand(lang),
         "day": format_date(run_date, lang),
     }  # fmt: skip
     parts = [
@@ -86,8 +90,9 @@ def render(run_date: date, language: str | None = None) -> tuple[str, str, str]:
     return " ".join(parts[0].split()), parts[1], parts[2]
 
 
-def send_summary(run_date: date) -> str | None:
-    """Send the summary of D to ``summary.to`` once; returns where it went, or None."""
+def send_summary(run_date: date, s: dict[str, Any] | None = None) -> str | None:
+    """Send the summary of D to ``summary.to`` once; returns where it went, or None (``s``: see
+    ``figures``)."""
     from journeyflow.notify import mail
 
     to = load_config().summary.to
@@ -100,7 +105,7 @@ def send_summary(run_date: date) -> str | None:
         log.info("the summary of %s went out already", run_date)
         return None
     try:
-        subject, text, html = render(run_date)
+        subject, text, html = render(run_date, s=s)
         went = mail.deliver(KIND, run_date, to, subject, text, html)
     except BaseException:
         with warehouse.transaction() as conn:
