@@ -71,7 +71,7 @@ def migrate(schema_dir: Path = SCHEMA_DIR) -> list[str]:
                 continue
             log.info("applying %s", m.path.name)
             try:
-                conn.exec_driver_sql(m.path.read_text(encoding="utf-8"))
+                _run_script(conn, m.path.read_text(encoding="utf-8"))
             except Exception as exc:
                 raise MigrationError(f"{m.path.name}: {exc}") from exc
             conn.execute(
@@ -79,3 +79,13 @@ def migrate(schema_dir: Path = SCHEMA_DIR) -> list[str]:
             )
             applied_now.append(m.path.name)
     return applied_now
+
+
+def _run_script(conn, sql: str) -> None:
+    """Run a schema file as it is: through the driver's cursor without parameters, so that a
+    ``%`` in it (``like 'a%'``, a comment) is SQL, not a placeholder."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()

@@ -13,7 +13,8 @@ def schema_dir(tmp_path, db):
     with db.transaction() as conn:
         conn.exec_driver_sql("delete from journeyflow.schema_migrations where version >= 900")
         conn.exec_driver_sql(
-            "drop table if exists journeyflow.t_migrate_a, journeyflow.t_migrate_b"
+            "drop table if exists journeyflow.t_migrate_a, journeyflow.t_migrate_b, "
+            "journeyflow.t_migrate_c"
         )
 
 
@@ -31,6 +32,15 @@ def test_the_real_schema_is_applied_and_rerunnable(db):
             "select filename from journeyflow.schema_migrations where version < 900"
         ).scalars()
         assert "001_core.sql" in list(names)
+
+
+def test_a_percent_sign_in_a_schema_file_is_sql(schema_dir, db):
+    (schema_dir / "902_c.sql").write_text(
+        "-- 75 % full\ncreate table journeyflow.t_migrate_c as select text 'a%%' as x;"
+    )
+    assert migrate.migrate(schema_dir) == ["902_c.sql"]
+    with db.transaction() as conn:
+        assert conn.exec_driver_sql("select x from journeyflow.t_migrate_c").scalar() == "a%%"
 
 
 def test_edited_applied_file_is_refused(schema_dir):
