@@ -1,7 +1,8 @@
--- The phase each contact is assigned in this run (first match wins; see phases._assign, which
--- writes one row per contact).
+-- The phase each contact is assigned in this run, with the phase of its open stay (first match
+-- wins; see phases._assign, which creates it with one row per contact). Empty: no phase files.
 create temp table assigned (
     contact_id text collate "C" not null,
     phase text not null,
-    priority integer not null
+    priority integer not null,
+    open_phase text
 ) on commit drop

@@ -315,3 +315,39 @@ def test_a_phase_file_that_is_no_plain_filter_runs_as_written(world, tmp_path, b
     world.event(vip, "purchase", T - 10 * DAY, amount=1200, product="Stativ")
     world.run(phases_dir=phases)
     assert world.phase(vip) == "vip"
+
+
+def test_a_phase_file_that_selects_no_contact_is_named(world, tmp_path):
+    phases = tmp_path / "phases"
+    shutil.copytree(lifecycle.PHASES_DIR, phases)
+    (phases / "35_vip.sql").write_text(
+        "-- phase: vip\n-- rule: Broken.\nselect null as contact_id from facts where revenue > 0\n"
+    )
+    customer(world, T - 100 * DAY)
+    with pytest.raises(lifecycle.phases.PhaseFileError, match="35_vip.sql") as failed:
+        world.run(phases_dir=phases)
+    assert "without a contact_id" in str(failed.value)
+
+
+def test_an_earlier_date_run_again_is_counted_but_kept_out_of_the_history(world):
+    cid = customer(world, T - 5 * DAY)
+    later = D + timedelta(days=40)
+    world.run(D)
+    world.run(later)
+
+    def history():
+        with world.db.transaction() as conn:
+            return conn.execute(
+                text("select phase, entered_run_date, left_run_date from journeyflow.phase_history "
+                     "where contact_id = :c order by entered_run_date"), {"c": cid},
+            ).all()  # fmt: skip
+
+    before = history()
+    world.run(D)
+    assert history() == before and [h.phase for h in before] == ["excitement", "ascension"]
+    with world.db.transaction() as conn:
+        counted = conn.execute(
+            text("select phase from journeyflow.phase_counts where run_date = :d and contacts > 0"),
+            {"d": D},
+        ).scalars().all()  # fmt: skip
+    assert counted == ["excitement"]

@@ -104,16 +104,16 @@ def assign_phases(run_date: date, phases_dir: Path | None = None) -> StepResult:
     started = time.perf_counter()
     with warehouse.transaction() as conn:
         conn.execute(statement("lifecycle/facts_view"))
-        conn.execute(statement("lifecycle/assigned_table"))
-        _assign(conn, rules, params)
         latest = conn.execute(statement("lifecycle/last_phase_run")).scalar()
-        if latest is not None and latest > run_date:
+        history = latest is None or latest <= run_date
+        if not history:
             log.warning(
                 "phases of %s are already assigned; %s is kept out of the history", latest, run_date
             )
-        else:
-            if latest == run_date:  # D's stays exist only when D was assigned before
-                _revert(conn, run_date)
+        elif latest == run_date:  # D's stays exist only when D was assigned before
+            _revert(conn, run_date)
+        _assign(conn, rules, params, history)
+        if history:
             _apply(conn, run_date, params["cutoff"])
         _count(conn, run_date, rules)
         result.rows_in = conn.execute(statement("lifecycle/assigned_count")).scalar()
@@ -172,17 +172,32 @@ def assignment(rules: list[PhaseRule]) -> str:
     )
 
 
-def _assign(conn: Connection, rules: list[PhaseRule], params: dict) -> None:
-    """Fill ``assigned``: each contact's first matching phase, all files in one statement. When
-    it fails, the file that fails on its own is named."""
+def _assign(conn: Connection, rules: list[PhaseRule], params: dict, stays: bool = True) -> None:
+    """Create ``assigned``: each contact's first matching phase, all files in one statement,
+    with the phase of the contact's open stay (``stays``; else null). One CREATE TABLE AS, which
+    PostgreSQL may run with parallel workers (an INSERT ... SELECT it never does). When it fails,
+    the file that fails on its own is named."""
     if not rules:
+        conn.execute(statement("lifecycle/assigned_table"))
         return
+    stay = (
+        "left join journeyflow.phase_history h "
+        'on h.contact_id = cast(a.contact_id as text) collate "C" and h.left_run_date is null'
+        if stays
+        else "left join (select null::text as phase) h on false"
+    )
     savepoint = conn.begin_nested()
     try:
         conn.execute(
-            text(f"insert into assigned (contact_id, phase, priority) {assignment(rules)}"),
+            text(
+                "create temp table assigned on commit drop as "
+                'select cast(a.contact_id as text) collate "C" as contact_id, a.phase, '
+                f"a.priority, h.phase as open_phase from ({assignment(rules)}) a {stay}"
+            ),
             {**params, **order(rules)},
         )
+        # as the files promise: every row names a contact (else the check below names the file)
+        conn.exec_driver_sql("alter table assigned alter column contact_id set not null")
         savepoint.commit()
     except DBAPIError as failed:
         savepoint.rollback()
