@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import Connection
+
 from journeyflow import warehouse
 from journeyflow.config import SQL_DIR
 from journeyflow.sqlfile import statement
@@ -81,7 +83,7 @@ def migrate(schema_dir: Path = SCHEMA_DIR) -> list[str]:
     return applied_now
 
 
-def _run_script(conn, sql: str) -> None:
+def _run_script(conn: Connection, sql: str) -> None:
     """Run a schema file as it is: through the driver's cursor without parameters, so that a
     ``%`` in it (``like 'a%'``, a comment) is SQL, not a placeholder."""
     cursor = conn.connection.dbapi_connection.cursor()

@@ -172,7 +172,7 @@ def assignment(rules: list[PhaseRule]) -> str:
     )
 
 
-def _assign(conn: Connection, rules: list[PhaseRule], params: dict, stays: bool = True) -> None:
+def _assign(conn: Connection, rules: list[PhaseRule], params: dict, stays: bool) -> None:
     """Create ``assigned``: each contact's first matching phase, all files in one statement,
     with the phase of the contact's open stay (``stays``; else null). One CREATE TABLE AS, which
     PostgreSQL may run with parallel workers (an INSERT ... SELECT it never does). When it fails,
@@ -180,19 +180,20 @@ def _assign(conn: Connection, rules: list[PhaseRule], params: dict, stays: bool 
     if not rules:
         conn.execute(statement("lifecycle/assigned_table"))
         return
-    stay = (
-        "left join journeyflow.phase_history h "
-        'on h.contact_id = cast(a.contact_id as text) collate "C" and h.left_run_date is null'
+    contact = 'cast(a.contact_id as text) collate "C"'  # as the history keys it
+    open_phase, stay = (
+        ("h.phase", "left join journeyflow.phase_history h "
+                    f"on h.contact_id = {contact} and h.left_run_date is null")
         if stays
-        else "left join (select null::text as phase) h on false"
-    )
+        else ("cast(null as text)", "")
+    )  # fmt: skip
     savepoint = conn.begin_nested()
     try:
         conn.execute(
             text(
-                "create temp table assigned on commit drop as "
-                'select cast(a.contact_id as text) collate "C" as contact_id, a.phase, '
-                f"a.priority, h.phase as open_phase from ({assignment(rules)}) a {stay}"
+                f"create temp table assigned on commit drop as select {contact} as contact_id, "
+                f"a.phase, a.priority, {open_phase} as open_phase "
+                f"from ({assignment(rules)}) a {stay}"
             ),
             {**params, **order(rules)},
         )
