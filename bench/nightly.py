@@ -12,7 +12,9 @@ Per task: seconds, rows (``journeyflow.pipeline_steps``) and the peak RSS of the
 process while the task runs, plus the processes it starts, such as the rendering pool). Beside
 them the floors, measured in the same run on the same data: COPY of the same rows, one aggregate
 with the same decay over the same events, the rulebook in one pass, Jinja rendering the same
-messages, a plain smtplib loop sending them.
+messages, a plain smtplib loop sending them. Last, the delta night against the targets (each
+ratio's limit, all tasks but sending under 60 s at 1 M contacts, any task as its own process
+under 500 MB at 2 M), each met or missed.
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ FLOORS = {  # task -> the floor it is compared with
     "send": "plain smtplib loop (timed on up to 20,000, scaled)",
 }
 INGEST = ("extract_contacts", "extract_events", "load", "merge")
+TARGETS = {  # task -> the most it may take, as a multiple of its floor (the delta night)
+    "score": 2.0,
+    "assign_phases": 1.5,
+    "decide_campaigns": 1.5,
+}
+NIGHT_SECONDS = 60.0  # the delta night at 1 M contacts, all tasks but the SMTP conversation
+TASK_MB = 500.0  # any task as its own process, at 2 M contacts
 
 
 # -- the shop ------------------------------------------------------------------------------------
@@ -229,6 +238,8 @@ def steps_of(d: date) -> tuple[dict[str, tuple[int, int]], dict]:
 
 
 def night(title: str, d: date, clock: TaskClock, smtp_port: int, base_mb: float) -> dict:
+    """Run the DAG for D, measure the floors on what it left, print the report; returns the
+    report's figures (see ``report``)."""
     from journeyflow.cli.pipeline import run_dag
 
     clock.tasks.clear()
@@ -238,11 +249,11 @@ def night(title: str, d: date, clock: TaskClock, smtp_port: int, base_mb: float)
     steps, score = steps_of(d)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as other:
         measured = other.submit(floors, d, smtp_port).result()  # not in the DAG's process
-    report(title, d, clock.tasks, steps, measured, wall, base_mb)
+    figures = report(title, d, clock.tasks, steps, measured, wall, base_mb)
     print(f"  score: behaviour {score.get('behaviour')}, "
           f"{score.get('recomputed', 0):,} contacts recomputed, "
           f"{score.get('folded', 0):,} folded in")  # fmt: skip
-    return measured
+    return figures
 
 
 def _rows(task: str, steps: dict) -> int:
@@ -252,7 +263,9 @@ def _rows(task: str, steps: dict) -> int:
     return max(step)
 
 
-def report(title, d, tasks: dict[str, Task], steps, measured, wall, base_mb: float) -> None:
+def report(title, d, tasks: dict[str, Task], steps, measured, wall, base_mb: float) -> dict:
+    """Print a night's table; returns its figures: each floored task's ratio, the seconds of all
+    tasks but sending, and the estimate of the largest task as its own process (MB)."""
     print(f"\n{title} ({d})")
     print(f"  {'task':<32}{'seconds':>9}{'rows':>12}{'peak RSS (+ in the task)':>26}   floor")
     groups: dict[str, list[str]] = {"ingest": [], "send": []}
@@ -288,6 +301,35 @@ def report(title, d, tasks: dict[str, Task], steps, measured, wall, base_mb: flo
           f"({peak}); as its own process, estimated as a new process with the DAG loaded "
           f"({base_mb:.0f} MB) plus what the task and its children added: "
           f"{base_mb + added:.0f} MB ({alone})")  # fmt: skip
+    ratios = {
+        task: tasks[task].seconds / measured[task][0]
+        for task in TARGETS
+        if task in tasks and task in measured and measured[task][0] > 0
+    }
+    return {"ratios": ratios, "but_sending": total - sends, "alone_mb": base_mb + added}
+
+
+def print_targets(figures: dict, contacts: int) -> None:
+    """The delta night against the targets: each ratio to its floor, the seconds of all tasks but
+    sending (a target at 1 M contacts); and the largest task of either night as its own process
+    (at 2 M)."""
+    ratios, seconds, mb = figures["ratios"], figures["but_sending"], figures["alone_mb"]
+    rows = [
+        (f"{task} at most {limit:g}x its floor", f"{ratios[task]:.2f}x", ratios[task] <= limit)
+        for task, limit in TARGETS.items()
+        if task in ratios
+    ]
+    at_1m, at_2m = contacts == 1_000_000, contacts == 2_000_000  # a verdict at its count only
+    rows += [
+        (f"all tasks but sending under {NIGHT_SECONDS:.0f}s (at 1,000,000 contacts)",
+         f"{seconds:.1f}s", seconds < NIGHT_SECONDS if at_1m else None),
+        (f"any task as its own process under {TASK_MB:.0f} MB (at 2,000,000; estimate)",
+         f"{mb:.0f} MB", mb < TASK_MB if at_2m else None),
+    ]  # fmt: skip
+    print("\ntargets (the delta night; memory: either night; floors measured in the same run)")
+    for what, value, met in rows:
+        verdict = "met" if met else "missed" if met is not None else f"not judged at {contacts:,}"
+        print(f"  {what:<66}{value:>10}   {verdict}")
 
 
 def main() -> None:
@@ -337,7 +379,7 @@ def main() -> None:
                 "page_size": args.page_size}  # fmt: skip
         source = start_shop(ctx, spec)
         clock.skip_pids.add(source.pid)
-        night("initial night", D, clock, smtp_port, base_mb)
+        initial = night("initial night", D, clock, smtp_port, base_mb)
         source.terminate()
         with warehouse.transaction() as conn:
             marks = dict(conn.exec_driver_sql(
@@ -353,10 +395,12 @@ def main() -> None:
                 "since": {k: float(v) for k, v in marks.items()}}  # fmt: skip
         source = start_shop(ctx, spec)
         clock.skip_pids.add(source.pid)
-        night(f"delta night ({args.delta:.0%} of contacts changed, "
-              f"{churn['event_rate'] * args.contacts:,.0f} new events on random contacts)", d2,
-              clock, smtp_port, base_mb)  # fmt: skip
+        figures = night(f"delta night ({args.delta:.0%} of contacts changed, "
+                        f"{churn['event_rate'] * args.contacts:,.0f} new events on random "
+                        "contacts)", d2, clock, smtp_port, base_mb)  # fmt: skip
         source.terminate()
+        print_targets({**figures, "alone_mb": max(initial["alone_mb"], figures["alone_mb"])},
+                      args.contacts)  # fmt: skip
     finally:
         stop.set()
         smtp_sink.terminate()
