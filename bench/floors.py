@@ -1,7 +1,8 @@
 """The floors of bench/nightly.py, measured on the warehouse a night left: COPY of the same rows,
 one aggregate with the same decay over the same events, the rulebook in one pass over the facts,
 Jinja rendering the same messages (as many processes as decide), a plain smtplib loop (on a
-sample, scaled)."""
+sample, scaled). Beside two floors, the parts their step cannot do without, each measured alone
+(``parts``): what the floor leaves out, so that a ratio far above its target shows why."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import multiprocessing
 import smtplib
 import tempfile
 import time
-from datetime import date
+from datetime import date, datetime
 
 
 def floors(d: date, smtp_port: int) -> dict[str, tuple[float, int]]:
@@ -64,6 +65,47 @@ def floors(d: date, smtp_port: int) -> dict[str, tuple[float, int]]:
     return out
 
 
+PARTS = {  # task -> what it cannot do without, each part measured alone (see ``parts``)
+    "assign_phases": ("the same pass with each contact's open stay joined (who moved)",),
+    "decide_campaigns": (
+        "the same messages as outbox rows (MIME, COPY rows), as many processes, no database",
+        "the decisions for every candidate in SQL, nothing kept",
+    ),
+}
+
+
+def parts(d: date) -> dict[str, list[tuple[float, int]]]:
+    """(seconds, rows) of each part of ``PARTS``, in its order, on the warehouse as the night of
+    D left it, nothing kept: the phases compared with the open stays (the step's first
+    statement; D's stays are open by now, so nobody moves, but the join is the same), and for
+    the decisions the messages D queued rendered into outbox rows, and the decisions made again
+    (``journeyflow.campaigns.decide.plan``)."""
+    from sqlalchemy import text
+
+    from journeyflow import warehouse
+    from journeyflow.campaigns.decide import plan
+    from journeyflow.config import load_config
+    from journeyflow.lifecycle.phases import load_phases, order, with_open_stays
+    from journeyflow.sqlfile import statement
+
+    params = load_config().rule_params(d)
+    with warehouse.transaction() as conn:
+        conn.exec_driver_sql("set local work_mem = '256MB'")
+        conn.execute(statement("lifecycle/facts_view"))
+        rules = load_phases()
+        joined = f"create temp table floor_moves as {with_open_stays(rules)}"
+        t0 = time.perf_counter()
+        n = conn.execute(text(joined), {**params, **order(rules)}).rowcount
+        compared = (time.perf_counter() - t0, n)
+        conn.rollback()
+    rows = _render_floor(d, whole=True)
+    t0 = time.perf_counter()
+    decided = plan(d)
+    seconds = time.perf_counter() - t0
+    candidates = sum(sum(c.values()) for c in decided.counts.values())
+    return {"assign_phases": [compared], "decide_campaigns": [rows, (seconds, candidates)]}
+
+
 AGGREGATE = """
 create temp table floor_score as
 select contact_id, count(*) as events, sum(p.points * power(cast(0.5 as float8),
@@ -91,7 +133,7 @@ def _messages(d: date) -> list[tuple]:
     with warehouse.transaction() as conn:
         return conn.exec_driver_sql(
             """
-            select o.campaign, o.step, o.variant, c.contact_id, c.email, c.language,
+            select o.campaign, o.step, o.occurrence, o.variant, c.contact_id, c.email, c.language,
                    c.salutation, c.title, c.first_name, c.last_name, c.city,
                    coalesce(f.order_count, 0), f.first_product, f.last_product,
                    f.first_order_at, f.last_order_at
@@ -104,36 +146,52 @@ def _messages(d: date) -> list[tuple]:
         ).all()
 
 
-def _render_floor(d: date) -> tuple[float, int]:
+def _render_floor(d: date, whole: bool = False) -> tuple[float, int]:
     """Jinja alone (subject, text and HTML, no MIME, no database) for the emails D put into the
     outbox, in as many processes as decide renders with (their start included), or in this one
-    below ``PARALLEL_FROM`` as decide does."""
+    below ``PARALLEL_FROM`` as decide does; ``whole``: the whole outbox rows instead, as decide's
+    workers make them (the MIME message, the row in COPY's format), written nowhere."""
+    from journeyflow.config import load_config
     from journeyflow.email.enqueue import PARALLEL_FROM, RENDER_CHUNK
     from journeyflow.email.render import Recipient, Renderer
-    from journeyflow.email.rows import init_worker, worker_args, worker_count
+    from journeyflow.email.rows import (
+        init_worker,
+        render_in_worker,
+        render_rows,
+        worker_args,
+        worker_count,
+    )
 
     rows = _messages(d)
     renderer = Renderer()
+    now = datetime.now(load_config().tz)
     t0 = time.perf_counter()
     if len(rows) < PARALLEL_FROM:
-        for campaign, step, variant, *contact in rows:
+        if whole:
+            for i in range(0, len(rows), RENDER_CHUNK):
+                render_rows(renderer, (d, now, rows[i : i + RENDER_CHUNK]))
+            return time.perf_counter() - t0, len(rows)
+        for campaign, step, _, variant, *contact in rows:
             renderer.render(Recipient(*contact), campaign, step, d, variant)
         return time.perf_counter() - t0, len(rows)
-    chunks = [(d, rows[i : i + RENDER_CHUNK]) for i in range(0, len(rows), RENDER_CHUNK)]
+    chunks = [(d, now, rows[i : i + RENDER_CHUNK]) for i in range(0, len(rows), RENDER_CHUNK)]
     ctx, init = multiprocessing.get_context("spawn"), worker_args(renderer)
     t0 = time.perf_counter()
     with ctx.Pool(worker_count(), init_worker, init) as pool:
-        rendered = sum(pool.imap_unordered(_jinja_only, chunks))
+        if whole:  # the blocks come back as decide's do, pickled
+            rendered = sum(n for n, _ in pool.imap_unordered(render_in_worker, chunks))
+        else:
+            rendered = sum(pool.imap_unordered(_jinja_only, chunks))
     return time.perf_counter() - t0, rendered
 
 
-def _jinja_only(chunk: tuple[date, list[tuple]]) -> int:
+def _jinja_only(chunk: tuple[date, datetime, list[tuple]]) -> int:
     from journeyflow.email.render import Recipient
     from journeyflow.email.rows import worker_renderer
 
-    d, rows = chunk
+    d, _, rows = chunk
     renderer = worker_renderer()
-    for campaign, step, variant, *contact in rows:
+    for campaign, step, _, variant, *contact in rows:
         renderer.render(Recipient(*contact), campaign, step, d, variant)
     return len(rows)
 

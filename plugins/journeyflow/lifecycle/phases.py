@@ -172,6 +172,22 @@ def assignment(rules: list[PhaseRule]) -> str:
     )
 
 
+def with_open_stays(rules: list[PhaseRule], stays: bool = True) -> str:
+    """The query of (contact_id, phase, priority, open_phase): ``assignment`` with the phase of
+    each contact's open stay (``stays``; else null), the parameters those of ``order``."""
+    contact = 'cast(a.contact_id as text) collate "C"'  # as the history keys it
+    open_phase, stay = (
+        ("h.phase", "left join journeyflow.phase_history h "
+                    f"on h.contact_id = {contact} and h.left_run_date is null")
+        if stays
+        else ("cast(null as text)", "")
+    )  # fmt: skip
+    return (
+        f"select {contact} as contact_id, a.phase, a.priority, {open_phase} as open_phase "
+        f"from ({assignment(rules)}) a {stay}"
+    )
+
+
 def _assign(conn: Connection, rules: list[PhaseRule], params: dict, stays: bool) -> None:
     """Create ``assigned``: each contact's first matching phase, all files in one statement,
     with the phase of the contact's open stay (``stays``; else null). One CREATE TABLE AS, which
@@ -180,21 +196,10 @@ def _assign(conn: Connection, rules: list[PhaseRule], params: dict, stays: bool)
     if not rules:
         conn.execute(statement("lifecycle/assigned_table"))
         return
-    contact = 'cast(a.contact_id as text) collate "C"'  # as the history keys it
-    open_phase, stay = (
-        ("h.phase", "left join journeyflow.phase_history h "
-                    f"on h.contact_id = {contact} and h.left_run_date is null")
-        if stays
-        else ("cast(null as text)", "")
-    )  # fmt: skip
     savepoint = conn.begin_nested()
     try:
         conn.execute(
-            text(
-                f"create temp table assigned on commit drop as select {contact} as contact_id, "
-                f"a.phase, a.priority, {open_phase} as open_phase "
-                f"from ({assignment(rules)}) a {stay}"
-            ),
+            text(f"create temp table assigned on commit drop as {with_open_stays(rules, stays)}"),
             {**params, **order(rules)},
         )
         # as the files promise: every row names a contact (else the check below names the file)
