@@ -77,9 +77,11 @@ PARTS = {  # task -> what it cannot do without, each part measured alone (see ``
 def parts(d: date) -> dict[str, list[tuple[float, int]]]:
     """(seconds, rows) of each part of ``PARTS``, in its order, on the warehouse as the night of
     D left it, nothing kept: the phases compared with the open stays (the step's first
-    statement; D's stays are open by now, so nobody moves, but the join is the same), and for
-    the decisions the messages D queued rendered into outbox rows, and the decisions made again
-    (``journeyflow.campaigns.decide.plan``)."""
+    statement; D's stays are open by now, so nobody moves; on a delta night the join is the
+    step's, on the initial night the step had no stays to join), and for the decisions the
+    messages D queued rendered into outbox rows, and the decisions made again
+    (``journeyflow.campaigns.decide.plan``; D's own messages are then handed out, as on a rerun
+    of D)."""
     from sqlalchemy import text
 
     from journeyflow import warehouse
@@ -140,7 +142,7 @@ def _messages(d: date) -> list[tuple]:
             from journeyflow.outbox o
             join journeyflow.contacts c using (contact_id)
             left join journeyflow.contact_facts f using (contact_id)
-            where o.run_date = %(d)s and o.channel = 'email'
+            where o.run_date = %(d)s and o.channel = 'email' and o.message is not null
             """,
             {"d": d},
         ).all()
@@ -161,9 +163,10 @@ def _render_floor(d: date, whole: bool = False) -> tuple[float, int]:
         worker_args,
         worker_count,
     )
+    from journeyflow.email.transport import sender_address
 
     rows = _messages(d)
-    renderer = Renderer()
+    renderer = Renderer().with_sender(sender_address())
     now = datetime.now(load_config().tz)
     t0 = time.perf_counter()
     if len(rows) < PARALLEL_FROM:

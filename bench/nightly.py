@@ -269,13 +269,13 @@ def _rows(task: str, steps: dict) -> int:
 def report(title, d, tasks: dict[str, Task], steps, measured, alone, wall, base_mb) -> dict:
     """Print a night's table, with the parts of a task measured alone (``alone``, see
     ``floors.parts``) below it; returns its figures: each floored task's ratio (as printed), the
-    least ratio its parts alone make, the seconds of all tasks but sending, and the estimate of
+    ratio its parts alone make together, the seconds of all tasks but sending, and the estimate of
     the largest task as its own process (MB)."""
     print(f"\n{title} ({d})")
     print(f"  {'task':<32}{'seconds':>9}{'rows':>12}{'peak RSS (+ in the task)':>26}   floor")
     groups: dict[str, list[str]] = {"ingest": [], "send": []}
     ratios: dict[str, float] = {}
-    least: dict[str, float] = {}
+    together: dict[str, float] = {}
     for task_id, t in tasks.items():
         group = "ingest" if task_id in INGEST else "send" if task_id.endswith(".send") else None
         if group:
@@ -289,7 +289,7 @@ def report(title, d, tasks: dict[str, Task], steps, measured, alone, wall, base_
         print(f"  {task_id:<32}{t.seconds:>8.1f}s{_rows(task_id, steps):>12,}{rss:>26}"
               f"   {floor}")  # fmt: skip
         if task_id in ratios and task_id in alone:
-            least[task_id] = _print_parts(task_id, alone[task_id], measured[task_id][0])
+            together[task_id] = _print_parts(task_id, alone[task_id], measured[task_id][0])
     for group, members in groups.items():
         if members and group in measured:
             ours = sum(tasks[m].seconds for m in members)
@@ -313,7 +313,7 @@ def report(title, d, tasks: dict[str, Task], steps, measured, alone, wall, base_
           f"{base_mb + added:.0f} MB ({alone})")  # fmt: skip
     return {
         "ratios": ratios,
-        "least": least,
+        "together": together,
         "but_sending": total - sends,
         "alone_mb": base_mb + added,
     }
@@ -321,8 +321,8 @@ def report(title, d, tasks: dict[str, Task], steps, measured, alone, wall, base_
 
 def _print_parts(task: str, measured: list[tuple[float, int]], floor: float) -> float:
     """The lines below a task: each part it cannot do without, measured alone, as a multiple of
-    the task's floor; returns what they make together (the least ratio the task could reach
-    doing them one after the other, as it does)."""
+    the task's floor; returns what they take together, one after the other as the step does
+    them, as a multiple of the floor."""
     for label, (secs, n) in zip(PARTS[task], measured, strict=True):
         print(f"      a part alone, {label}: {secs:.1f}s ({n:,} rows) = {secs / floor:.2f}x "
               "the floor")  # fmt: skip
@@ -333,7 +333,7 @@ def print_targets(figures: dict, mb: float, contacts: int) -> None:
     """The delta night (``figures`` of ``report``) against the targets: each ratio to its floor,
     the seconds of all tasks but sending (a target at 1 M contacts); and ``mb``, the largest task
     of either night as its own process (at 2 M)."""
-    ratios, least, seconds = figures["ratios"], figures["least"], figures["but_sending"]
+    ratios, together, seconds = figures["ratios"], figures["together"], figures["but_sending"]
     rows = [
         (f"{task} at most {limit:g}x its floor", f"{ratios[task]:.2f}x", ratios[task] <= limit)
         for task, limit in TARGETS.items()
@@ -350,10 +350,11 @@ def print_targets(figures: dict, mb: float, contacts: int) -> None:
     for what, value, met in rows:
         verdict = "met" if met else "missed" if met is not None else f"not judged at {contacts:,}"
         print(f"  {what:<66}{value:>10}   {verdict}")
-    for task, ratio in least.items():
-        if task in TARGETS and ratio > TARGETS[task]:
+    for task, ratio in together.items():
+        if task in TARGETS and ratios[task] > TARGETS[task]:  # missed: what its parts take
+            more = "more" if ratio > TARGETS[task] else "less"
             print(f"  {task}: its parts alone, one after the other, take {ratio:.2f}x its floor,"
-                  f" more than the {TARGETS[task]:g}x it may take")  # fmt: skip
+                  f" {more} than the {TARGETS[task]:g}x it may take")  # fmt: skip
 
 
 def main() -> None:
