@@ -6,9 +6,12 @@ mode uses the embedded PostgreSQL (``journeyflow.local.embedded``); production f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
@@ -46,6 +49,21 @@ def database_url() -> URL:
     )
 
 
+def _integer(digits: str) -> int | Decimal:
+    """An integer of a JSON document; one too long for ``int()`` (over 4,300 digits, a limit
+    of Python's) as a Decimal, which has none."""
+    try:
+        return int(digits)
+    except ValueError:
+        return Decimal(digits)
+
+
+def loads(text: str) -> Any:
+    """JSON from the warehouse (json and jsonb columns): a quarantined record keeps whatever a
+    source sent, and must read back, also with a number of 5,000 digits."""
+    return json.loads(text, parse_int=_integer)
+
+
 @lru_cache(maxsize=1)
 def engine() -> Engine:
     """One engine per process for the warehouse.
@@ -62,6 +80,7 @@ def engine() -> Engine:
         # a sender shard holds its lock and one connection per SMTP worker, a task the run lock
         max_overflow=cfg.campaigns.sender.connections + 8,
         hide_parameters=True,  # errors must not carry names, addresses or rendered mail
+        json_deserializer=loads,  # also for json read by plain SQL (psycopg2's typecaster)
         # UTF-8 whatever PGCLIENTENCODING says: the outbox's binary COPY sends UTF-8 bytes
         connect_args={"options": f"-c timezone={tz}", "client_encoding": "utf8"},
     )

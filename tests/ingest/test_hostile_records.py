@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -410,6 +411,22 @@ def test_each_known_hostile_value_in_each_kind_of_field(db, http_source):
     assert big.reason == "street: longer than 200 characters"
     assert big.raw["street"].startswith("yyy") and big.raw["street"].endswith("characters, cut]")
     assert len(json.dumps(big.raw)) < 70_000  # a megabyte record is kept cut, with id and reason
+
+
+def test_a_quarantined_record_with_a_number_of_5000_digits_reads_back(db, http_source):
+    """An event of an unknown contact is quarantined as it came; its 5,000-digit number reads
+    back from the warehouse (as a Decimal: Python's int() stops at 4,300 digits)."""
+    contact = {"n": 0, "id": "C0", "email": "k0@example.de", "updated_at": "2026-11-20T09:00Z"}
+    event = {"n": 0, "id": "E0", "contact_id": "C-unknown", "type": "purchase",
+             "occurred_at": "2026-11-20T09:00:00Z",
+             "properties": {"amount": 19.9, "": raw_number("1" * 5000)}}  # fmt: skip
+    run_and_check(db, http_source, [contact], [event])
+    with db.transaction() as conn:
+        raw = conn.exec_driver_sql(
+            "select raw from journeyflow.quarantine where record_id = 'E0'"
+        ).scalar()
+    assert raw["properties"][""] == Decimal("1" * 5000)
+    assert raw["properties"]["amount"] == 19.9 and raw["id"] == "E0"
 
 
 def test_records_no_decoder_can_read_are_quarantined_and_the_page_goes_on(db, http_source):
