@@ -11,6 +11,7 @@ import smtplib
 import tempfile
 import time
 from datetime import date, datetime
+from typing import Any
 
 
 def floors(d: date, smtp_port: int) -> dict[str, tuple[float, int]]:
@@ -155,7 +156,7 @@ def _render_floor(d: date, whole: bool = False) -> tuple[float, int]:
     workers make them (the MIME message, the row in COPY's format), written nowhere."""
     from journeyflow.config import load_config
     from journeyflow.email.enqueue import PARALLEL_FROM, RENDER_CHUNK
-    from journeyflow.email.render import Recipient, Renderer
+    from journeyflow.email.render import Renderer
     from journeyflow.email.rows import (
         init_worker,
         render_in_worker,
@@ -168,35 +169,38 @@ def _render_floor(d: date, whole: bool = False) -> tuple[float, int]:
     rows = _messages(d)
     renderer = Renderer().with_sender(sender_address())
     now = datetime.now(load_config().tz)
+    chunks = [(d, now, rows[i : i + RENDER_CHUNK]) for i in range(0, len(rows), RENDER_CHUNK)]
+    # a chunk's rendering, as (rows, outbox rows in COPY's format) or as rows
+    render = render_rows if whole else _jinja_only
     t0 = time.perf_counter()
     if len(rows) < PARALLEL_FROM:
-        if whole:
-            for i in range(0, len(rows), RENDER_CHUNK):
-                render_rows(renderer, (d, now, rows[i : i + RENDER_CHUNK]))
-            return time.perf_counter() - t0, len(rows)
-        for campaign, step, _, variant, *contact in rows:
-            renderer.render(Recipient(*contact), campaign, step, d, variant)
+        for chunk in chunks:
+            render(renderer, chunk)
         return time.perf_counter() - t0, len(rows)
-    chunks = [(d, now, rows[i : i + RENDER_CHUNK]) for i in range(0, len(rows), RENDER_CHUNK)]
     ctx, init = multiprocessing.get_context("spawn"), worker_args(renderer)
     t0 = time.perf_counter()
     with ctx.Pool(worker_count(), init_worker, init) as pool:
         if whole:  # the blocks come back as decide's do, pickled
             rendered = sum(n for n, _ in pool.imap_unordered(render_in_worker, chunks))
         else:
-            rendered = sum(pool.imap_unordered(_jinja_only, chunks))
+            rendered = sum(pool.imap_unordered(_jinja_in_worker, chunks))
     return time.perf_counter() - t0, rendered
 
 
-def _jinja_only(chunk: tuple[date, datetime, list[tuple]]) -> int:
+def _jinja_only(renderer: Any, chunk: tuple[date, datetime, list[tuple]]) -> int:
+    """Subject, text and HTML of a chunk's messages; returns the rows."""
     from journeyflow.email.render import Recipient
-    from journeyflow.email.rows import worker_renderer
 
     d, _, rows = chunk
-    renderer = worker_renderer()
     for campaign, step, _, variant, *contact in rows:
         renderer.render(Recipient(*contact), campaign, step, d, variant)
     return len(rows)
+
+
+def _jinja_in_worker(chunk: tuple[date, datetime, list[tuple]]) -> int:
+    from journeyflow.email.rows import worker_renderer
+
+    return _jinja_only(worker_renderer(), chunk)
 
 
 def smtp_floor(d: date, port: int, sample: int = 20_000) -> tuple[float, int]:
