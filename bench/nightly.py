@@ -40,8 +40,9 @@ from pathlib import Path
 
 import yaml
 from campaigns import start_sink
-from floors import PARTS, floors, parts
+from floors import floors, parts
 from scratch import free_port, release
+from targets import print_parts, print_targets
 
 D = date(2026, 11, 20)
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,13 +54,6 @@ FLOORS = {  # task -> the floor it is compared with
     "send": "plain smtplib loop (timed on up to 20,000, scaled)",
 }
 INGEST = ("extract_contacts", "extract_events", "load", "merge")
-TARGETS = {  # task -> the most it may take, as a multiple of its floor (the delta night)
-    "score": 2.0,
-    "assign_phases": 1.5,
-    "decide_campaigns": 1.5,
-}
-NIGHT_SECONDS = 60.0  # the delta night at 1 M contacts, all tasks but the SMTP conversation
-TASK_MB = 500.0  # any task as its own process, at 2 M contacts
 
 
 # -- the shop ------------------------------------------------------------------------------------
@@ -289,7 +283,7 @@ def report(title, d, tasks: dict[str, Task], steps, measured, alone, wall, base_
         print(f"  {task_id:<32}{t.seconds:>8.1f}s{_rows(task_id, steps):>12,}{rss:>26}"
               f"   {floor}")  # fmt: skip
         if task_id in ratios and task_id in alone:
-            together[task_id] = _print_parts(task_id, alone[task_id], measured[task_id][0])
+            together[task_id] = print_parts(task_id, alone[task_id], measured[task_id][0])
     for group, members in groups.items():
         if members and group in measured:
             ours = sum(tasks[m].seconds for m in members)
@@ -317,44 +311,6 @@ def report(title, d, tasks: dict[str, Task], steps, measured, alone, wall, base_
         "but_sending": total - sends,
         "alone_mb": base_mb + added,
     }
-
-
-def _print_parts(task: str, measured: list[tuple[float, int]], floor: float) -> float:
-    """The lines below a task: each part it cannot do without, measured alone, as a multiple of
-    the task's floor; returns what they take together, one after the other as the step does
-    them, as a multiple of the floor."""
-    for label, (secs, n) in zip(PARTS[task], measured, strict=True):
-        print(f"      a part alone, {label}: {secs:.1f}s ({n:,} rows) = {secs / floor:.2f}x "
-              "the floor")  # fmt: skip
-    return sum(secs for secs, _ in measured) / floor
-
-
-def print_targets(figures: dict, mb: float, contacts: int) -> None:
-    """The delta night (``figures`` of ``report``) against the targets: each ratio to its floor,
-    the seconds of all tasks but sending (a target at 1 M contacts); and ``mb``, the largest task
-    of either night as its own process (at 2 M)."""
-    ratios, together, seconds = figures["ratios"], figures["together"], figures["but_sending"]
-    rows = [
-        (f"{task} at most {limit:g}x its floor", f"{ratios[task]:.2f}x", ratios[task] <= limit)
-        for task, limit in TARGETS.items()
-        if task in ratios
-    ]
-    at_1m, at_2m = contacts == 1_000_000, contacts == 2_000_000  # a verdict at its count only
-    rows += [
-        (f"all tasks but sending under {NIGHT_SECONDS:.0f}s (at 1,000,000 contacts)",
-         f"{seconds:.1f}s", seconds < NIGHT_SECONDS if at_1m else None),
-        (f"any task as its own process under {TASK_MB:.0f} MB (at 2,000,000; estimate)",
-         f"{mb:.0f} MB", mb < TASK_MB if at_2m else None),
-    ]  # fmt: skip
-    print("\ntargets (the delta night; memory: either night; floors measured in the same run)")
-    for what, value, met in rows:
-        verdict = "met" if met else "missed" if met is not None else f"not judged at {contacts:,}"
-        print(f"  {what:<66}{value:>10}   {verdict}")
-    for task, ratio in together.items():
-        if task in TARGETS and ratios[task] > TARGETS[task]:  # missed: what its parts take
-            more = "more" if ratio > TARGETS[task] else "less"
-            print(f"  {task}: its parts alone, one after the other, take {ratio:.2f}x its floor,"
-                  f" {more} than the {TARGETS[task]:g}x it may take")  # fmt: skip
 
 
 def main() -> None:
